@@ -2,6 +2,7 @@
 
 export const PCI_CAP_ID_PM = 0x01;
 export const PCI_CAP_ID_MSI = 0x05;
+export const PCI_CAP_ID_PCIX = 0x07;
 export const PCI_CAP_ID_VNDR = 0x09;
 export const PCI_CAP_ID_EXP = 0x10;
 export const PCI_CAP_ID_MSIX = 0x11;

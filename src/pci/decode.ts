@@ -5,10 +5,11 @@
  */
 import type { Diagnostic, FileLocation } from '../diagnostics.js';
 import type { Bdf } from './bdf.js';
-import { findCap, walkCapabilities } from './capabilities.js';
+import { findCap, walkExtendedCaps, walkStandardCaps, type CapabilityRef } from './capabilities.js';
 import type { ConfigSpace } from './config-space.js';
 import {
   PCI_CAP_ID_EXP,
+  PCI_CAP_ID_PCIX,
   PCI_EXT_CAP_ID_ACS,
   PCI_EXT_CAP_ID_ATS,
   PCI_EXT_CAP_ID_DVSEC,
@@ -54,8 +55,17 @@ export interface DecodeOptions {
 }
 
 export function decodeFunction(cs: ConfigSpace, bdf: Bdf, opts: DecodeOptions): PciFunction {
-  const walk = walkCapabilities(cs, bdf);
-  const diagnostics: Diagnostic[] = [...walk.diagnostics];
+  const caps: CapabilityRef[] = [];
+  const diagnostics: Diagnostic[] = [];
+  const stdReadable = walkStandardCaps(cs, bdf, caps, diagnostics);
+  // drivers/pci/probe.c pci_cfg_space_size(): only PCI Express and PCI-X Mode 2 functions have
+  // extended configuration space; a conventional function's 256 bytes are all there is.
+  const conventional =
+    stdReadable &&
+    findCap(caps, 'std', PCI_CAP_ID_EXP) === undefined &&
+    findCap(caps, 'std', PCI_CAP_ID_PCIX) === undefined;
+  const extReadable = conventional ? true : walkExtendedCaps(cs, bdf, caps, diagnostics);
+  const walk = { caps, stdReadable, extReadable };
   const unknown: string[] = [];
   const header = decodeHeader(cs);
   if (cs.size < 64) unknown.push('header');

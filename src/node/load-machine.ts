@@ -1,0 +1,71 @@
+/**
+ * Loading a machine from the command line's inputs: any number of files (machine descriptions
+ * or lspci output, told apart by content) and optionally a live sysfs tree, merged into one
+ * topology. When two inputs show the same BDF the first one wins (buildMachine warns).
+ */
+import { readFileSync } from 'node:fs';
+import { InputError, type Diagnostic } from '../diagnostics.js';
+import { parseLspci } from '../import/lspci.js';
+import { isMachineFileText, parseMachineFile } from '../import/machine-file.js';
+import type { Bdf } from '../pci/bdf.js';
+import type { PciFunction } from '../pci/function.js';
+import { buildMachine, type Machine } from '../pci/topology.js';
+import { readSysfs } from './sysfs.js';
+
+export interface MachineInputs {
+  readonly files: readonly string[];
+  /** A sysfs root to read live functions from (`/sys` on a live system). */
+  readonly sysfsRoot?: string;
+  /** Ports to treat as firmware-marked external-facing. */
+  readonly externalFacing?: readonly Bdf[];
+}
+
+export type InputFormat = 'machine-file' | 'lspci';
+
+/** Which reader a file's text needs. */
+export function detectFormat(text: string): InputFormat {
+  return isMachineFileText(text) ? 'machine-file' : 'lspci';
+}
+
+function readInput(file: string): string {
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(file);
+  } catch (e) {
+    const why = e instanceof Error ? e.message : String(e);
+    throw new InputError({ code: 'input-unreadable', message: `cannot read ${file}: ${why}` });
+  }
+  if (bytes.includes(0))
+    throw new InputError({
+      code: 'input-binary',
+      message: `${file} is binary; atsim reads lspci text (lspci -vvv -xxxx) or machine files (docs/machine-format.md)`,
+    });
+  return new TextDecoder('utf-8').decode(bytes);
+}
+
+export function loadMachine(inputs: MachineInputs): Machine {
+  const functions: PciFunction[] = [];
+  const diagnostics: Diagnostic[] = [];
+  for (const file of inputs.files) {
+    const text = readInput(file);
+    if (detectFormat(text) === 'machine-file') {
+      const m = parseMachineFile(text, file);
+      for (const f of m.functions) functions.push(f.fn);
+      diagnostics.push(...m.diagnostics);
+    } else {
+      const r = parseLspci(text, file);
+      functions.push(...r.functions);
+      diagnostics.push(...r.diagnostics);
+    }
+  }
+  if (inputs.sysfsRoot !== undefined) {
+    const r = readSysfs(inputs.sysfsRoot);
+    functions.push(...r.functions);
+    diagnostics.push(...r.diagnostics);
+  }
+  const machine = buildMachine(
+    functions,
+    inputs.externalFacing === undefined ? {} : { externalFacing: inputs.externalFacing },
+  );
+  return { ...machine, diagnostics: [...diagnostics, ...machine.diagnostics] };
+}

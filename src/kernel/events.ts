@@ -58,7 +58,101 @@ export interface ReturnEvent {
   readonly value: number | boolean;
 }
 
-export type KernelEvent = ConfigWriteEvent | WarnEvent | InfoEvent | ReturnEvent;
+/** IOMMU core actions worth tracing: group/PASID domain changes, ownership, reset fencing. */
+export interface IommuEvent {
+  readonly kind: 'iommu';
+  readonly bdf: Bdf;
+  /** Kernel function, e.g. `__iommu_group_set_domain_internal`, `pci_dev_reset_iommu_prepare`. */
+  readonly fn: string;
+  /** What happened, in words, e.g. `group 2: DMA(d3) -> BLOCKED(d1)`. */
+  readonly detail: string;
+}
+
+/** An SMMUv3 Stream Table Entry write (arm_smmu_install_ste_for_dev), as the hardware ends up seeing it. */
+export interface SteWriteEvent {
+  readonly kind: 'ste-write';
+  readonly bdf: Bdf;
+  readonly cfg: 'abort' | 'bypass' | 's1-trans' | 's2-trans';
+  /** For S1_TRANS with a CD table: what SSID 0 / untagged traffic does. */
+  readonly s1dss: 'ssid0' | 'bypass' | 'terminate' | null;
+  /** EATS=TRANS: the SMMU accepts ATS translation requests and translated transactions. */
+  readonly eats: boolean;
+  /** The domain the STE translates through (S2, or the CD of SSID 0), as a state slot; null for none. */
+  readonly domain: number | null;
+}
+
+/** An SMMUv3 Context Descriptor write for one SSID (arm_smmu_write_cd_entry). */
+export interface CdWriteEvent {
+  readonly kind: 'cd-write';
+  readonly bdf: Bdf;
+  readonly ssid: number;
+  /** The domain installed, or null when the CD is cleared. */
+  readonly domain: number | null;
+}
+
+export type SmmuCommand =
+  | 'CMD_CFGI_STE'
+  | 'CMD_CFGI_CD'
+  | 'CMD_TLBI_NH_ASID'
+  | 'CMD_TLBI_NH_VA'
+  | 'CMD_TLBI_S12_VMALL'
+  | 'CMD_TLBI_S2_IPA'
+  | 'CMD_ATC_INV'
+  | 'CMD_SYNC';
+
+/** A command queued to the SMMU (arm_smmu_cmdq_issue_cmdlist). */
+export interface SmmuCmdEvent {
+  readonly kind: 'smmu-cmd';
+  readonly cmd: SmmuCommand;
+  /** The function the command targets (STE/CD/ATC commands); absent for TLB and SYNC commands. */
+  readonly bdf?: Bdf;
+  /** CMD_ATC_INV / CD: the substream; absent = no SSV. */
+  readonly ssid?: number;
+  /** Address (page number) and log2 span of an invalidation; span 52 with address 0 means everything. */
+  readonly page?: number;
+  readonly span?: number;
+  /** CMD_SYNC only: `ok`, or `timeout` when an ATC invalidation was never completed (CERROR_ATC_INV). */
+  readonly result?: 'ok' | 'timeout';
+}
+
+/** A change to a device's Address Translation Cache. */
+export interface AtcEvent {
+  readonly kind: 'atc';
+  readonly bdf: Bdf;
+  /** fill: a Translation Request succeeded; drop: an invalidation removed entries; flush: FLR or full invalidation;
+   *  ignored: the device did not act on an invalidation (resetting, unresponsive, or holding entries). */
+  readonly action: 'fill' | 'drop' | 'flush' | 'ignored';
+  readonly pasid: number;
+  readonly page: number;
+  /** The physical page of a fill. */
+  readonly phys?: number;
+}
+
+/** A DMA the device issued, and where it went. */
+export interface DmaEvent {
+  readonly kind: 'dma';
+  readonly bdf: Bdf;
+  /** A translated request (AT=translated, from the ATC) rather than an untranslated one. */
+  readonly translated: boolean;
+  readonly pasid: number;
+  readonly iova: number;
+  /** ok: reached a page the device's domain maps there now; fault: the IOMMU refused it;
+   *  stale: reached a page through a cached translation the page table no longer holds. */
+  readonly outcome: 'ok' | 'fault' | 'stale' | 'bypass';
+  readonly phys?: number;
+}
+
+export type KernelEvent =
+  | ConfigWriteEvent
+  | WarnEvent
+  | InfoEvent
+  | ReturnEvent
+  | IommuEvent
+  | SteWriteEvent
+  | CdWriteEvent
+  | SmmuCmdEvent
+  | AtcEvent
+  | DmaEvent;
 export type KernelEventKind = KernelEvent['kind'];
 
 function hexPad(n: number, width: number): string {
@@ -76,6 +170,25 @@ export function formatKernelEvent(ev: KernelEvent): string {
       return `pci ${ev.bdf}: ${ev.level === undefined || ev.level === 'info' ? '' : `${ev.level}: `}${ev.message}`;
     case 'return':
       return `${ev.fn}(${ev.bdf}) = ${typeof ev.value === 'boolean' ? String(ev.value) : errnoName(ev.value)}`;
+    case 'iommu':
+      return `${ev.fn}: ${ev.bdf}: ${ev.detail}`;
+    case 'ste-write':
+      return `${ev.bdf}: STE cfg=${ev.cfg}${ev.s1dss === null ? '' : ` s1dss=${ev.s1dss}`} eats=${ev.eats ? 'trans' : 'abort'}${ev.domain === null ? '' : ` domain=d${ev.domain}`}`;
+    case 'cd-write':
+      return `${ev.bdf}: CD[${ev.ssid}] = ${ev.domain === null ? 'clear' : `d${ev.domain}`}`;
+    case 'smmu-cmd': {
+      const parts: string[] = [ev.cmd];
+      if (ev.bdf !== undefined) parts.push(ev.bdf);
+      if (ev.ssid !== undefined) parts.push(`ssid=${ev.ssid}`);
+      if (ev.page !== undefined) parts.push(`page=${hexPad(ev.page, 1)}`);
+      if (ev.span !== undefined) parts.push(`span=${ev.span}`);
+      if (ev.result !== undefined) parts.push(ev.result);
+      return parts.join(' ');
+    }
+    case 'atc':
+      return `${ev.bdf}: ATC ${ev.action} pasid=${ev.pasid} page=${hexPad(ev.page, 1)}${ev.phys === undefined ? '' : ` -> ${hexPad(ev.phys, 1)}`}`;
+    case 'dma':
+      return `${ev.bdf}: DMA ${ev.translated ? 'translated' : 'untranslated'} pasid=${ev.pasid} iova=${hexPad(ev.iova, 1)}: ${ev.outcome}${ev.phys === undefined ? '' : ` -> ${hexPad(ev.phys, 1)}`}`;
   }
 }
 

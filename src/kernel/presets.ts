@@ -35,18 +35,32 @@ const STEPS: readonly PresetStep[] = [
   },
   {
     id: 'v7.0',
-    description: 'No change to the PCI ATS core compared with v6.12',
-    adds: [],
+    description:
+      'PCI resets park the device on the blocking domain (pci_dev_reset_iommu_prepare/done) with the 2026 fixes; nr_ats_masters decrement fix',
+    adds: [
+      'reset-hooks',
+      'reset-per-gdev-blocked',
+      'reset-depth-nesting',
+      'reset-nofail-skips-blocked',
+      'smmu-nr-ats-masters-fix',
+    ],
   },
   {
     id: 'v7.2',
-    description: 'pci_ats_required() for CXL.cache-capable and pre-CXL devices (iommu-updates-v7.2)',
-    adds: ['ats-required'],
+    description:
+      'pci_ats_required() for CXL.cache-capable and pre-CXL devices, and SMMUv3 ATS always on for them (iommu-updates-v7.2)',
+    adds: ['ats-required', 'smmu-ats-always-on'],
   },
   {
     id: 'v7.3',
-    description: 'ATS robustness: PF-aware pci_ats_supported(), VF STU check in pci_prepare_ats()',
-    adds: ['ats-supported-pf-aware', 'prepare-ats-vf-stu-check'],
+    description:
+      'ATS robustness: PF-aware pci_ats_supported(), VF STU check in pci_prepare_ats(), SMMUv3 fails probe on a prepare error and WARNs on a commit failure',
+    adds: [
+      'ats-supported-pf-aware',
+      'prepare-ats-vf-stu-check',
+      'smmu-warn-on-enable-failure',
+      'smmu-fail-probe-on-prepare-error',
+    ],
   },
 ];
 

@@ -76,6 +76,166 @@ const SWITCH_DEFS = {
       url: 'https://lkml.iu.edu/hypermail/linux/kernel/2606.1/12056.html',
     },
   },
+  'reset-hooks': {
+    description:
+      'PCI resets call pci_dev_reset_iommu_prepare()/done(): the function is parked on the blocking domain (ATS off) for the reset',
+    kind: 'release',
+    source: {
+      kind: 'commits',
+      commits: [
+        { id: 'c279e83953d9', subject: 'iommu: Introduce pci_dev_reset_iommu_prepare/done()' },
+        { id: 'f5b16b802174', subject: 'PCI: Suspend iommu function prior to resetting a device' },
+      ],
+    },
+  },
+  'reset-per-gdev-blocked': {
+    description:
+      'A reset blocks only the resetting device (gdev->blocked, group->recovery_cnt) instead of a per-group resetting_domain',
+    kind: 'release',
+    source: {
+      kind: 'commits',
+      commits: [
+        {
+          id: 'b296ca1fb43a',
+          subject: 'iommu: Replace per-group resetting_domain with per-gdev blocked flag',
+        },
+      ],
+    },
+  },
+  'reset-depth-nesting': {
+    description:
+      'pci_dev_reset_iommu_prepare()/done() nest through gdev->reset_depth (cxl_reset_bus_function calls pci_reset_bus_function)',
+    kind: 'release',
+    source: {
+      kind: 'commits',
+      commits: [
+        {
+          id: '0d5fd7a9323c',
+          subject:
+            'from the v8 series "iommu: Fix pci_dev_reset_iommu_prepare/done()": re-entrant prepare/done (subject not verified)',
+        },
+      ],
+    },
+  },
+  'reset-nofail-skips-blocked': {
+    description:
+      'MUST_SUCCEED domain changes during a reset update group->domain but skip the blocked device; done() attaches the new domain',
+    kind: 'release',
+    source: {
+      kind: 'commits',
+      commits: [
+        {
+          id: '5474e6e17a26',
+          subject: 'iommu: Fix WARN_ON in __iommu_group_set_domain_nofail() due to reset',
+        },
+      ],
+    },
+  },
+  'smmu-nr-ats-masters-fix': {
+    description:
+      'arm_smmu_attach_commit() decrements nr_ats_masters by the old ATS state (master->ats_enabled is updated after remove_master_domain)',
+    kind: 'release',
+    source: {
+      kind: 'commits',
+      commits: [
+        { id: '685ca577b408', subject: 'iommu/arm-smmu-v3: Fix smmu_domain->nr_ats_masters decrement' },
+      ],
+    },
+  },
+  'smmu-ats-always-on': {
+    description:
+      'SMMUv3 keeps ATS on for pci_ats_required() masters in identity domains (CD table, S1DSS=BYPASS, EATS=TRANS), never under BLOCKED',
+    kind: 'release',
+    source: {
+      kind: 'commits',
+      commits: [{ id: '5ff98a0da6b4', subject: 'iommu/arm-smmu-v3: Allow ATS to be always on' }],
+    },
+  },
+  'smmu-warn-on-enable-failure': {
+    description:
+      'A pci_enable_ats() failure in arm_smmu_attach_commit() WARNs (treated as a kernel bug) instead of dev_err',
+    kind: 'release',
+    source: {
+      kind: 'commits',
+      commits: [
+        { id: 'd23da7b8d63e', subject: 'iommu/arm-smmu-v3: Standardize ATS enablement failure reporting' },
+      ],
+    },
+  },
+  'smmu-fail-probe-on-prepare-error': {
+    description:
+      'arm_smmu_probe_device() fails when pci_prepare_ats() fails on an ATS-supported master (thread 4 v4+; exact hunk inferred)',
+    kind: 'release',
+    source: {
+      kind: 'commits',
+      commits: [
+        { id: 'd23da7b8d63e', subject: 'iommu/arm-smmu-v3: Standardize ATS enablement failure reporting' },
+      ],
+    },
+  },
+  'smmu-ats-prepared-gate': {
+    description:
+      'SMMUv3 predicts ATS in attach_prepare only if pci_prepare_ats() succeeded at probe (master->ats_prepared)',
+    kind: 'alternative',
+    source: {
+      kind: 'thread',
+      thread: '[PATCH v3 3/3] iommu/arm-smmu-v3: Fix ATS state tracking via ats_prepared gate',
+      message: 'Pranjal Shrivastava, v3, 2026-05-19 (replaced by fail-at-probe in v4)',
+    },
+  },
+  'smmu-invs-rollback': {
+    description:
+      'When pci_enable_ats() fails in commit, restore the old invalidation array and nr_ats_masters and fail the attach',
+    kind: 'alternative',
+    source: {
+      kind: 'thread',
+      thread: '[PATCH v3 3/3] iommu/arm-smmu-v3: Fix ATS state tracking via ats_prepared gate',
+      message:
+        'Jason Gunthorpe, 2026-05-20: keep the original invs, turn on ATS, and on failure put the pointer back',
+    },
+  },
+  'driver-managed-dma-enum': {
+    description:
+      'driver_managed_dma becomes NORMAL / MANUAL / MSI-only; binding an MSI-only driver attaches an empty DMA domain so MSIs work',
+    kind: 'alternative',
+    source: {
+      kind: 'thread',
+      thread: '[PATCH RFCv1 1/3] PCI: Allow ATS to be always on for CXL.cache capable devices',
+      message: 'Jason Gunthorpe, 2026-02-24',
+      url: 'http://lists.infradead.org/pipermail/linux-arm-kernel/2026-February/1103758.html',
+    },
+  },
+  'vfio-refuse-msi-only-groups': {
+    description:
+      'VFIO refuses to claim a multi-device group that holds a device whose driver needs MSIs through the IOMMU (ARM)',
+    kind: 'alternative',
+    source: {
+      kind: 'thread',
+      thread: '[PATCH RFCv1 1/3] PCI: Allow ATS to be always on for CXL.cache capable devices',
+      message:
+        'Jason Gunthorpe, 2026-02-24/26: teach VFIO to refuse multi-device groups with MSI-only members on ARM',
+    },
+  },
+  'dma-pasid-per-domain': {
+    description:
+      'The 2022 design: a DMA-API PASID belongs to the domain (allocated per domain) rather than to a device attachment from the global allocator',
+    kind: 'alternative',
+    source: {
+      kind: 'thread',
+      thread: '[PATCH v4 1/6] iommu: Add a per domain PASID for DMA API',
+      message: 'Jacob Pan / Baolu Lu, May 2022; not merged after Jason Gunthorpe objected',
+    },
+  },
+  'reset-keep-blocked-on-failure': {
+    description: 'pci_dev_reset_iommu_done() is not called when the reset fails, so the device stays blocked',
+    kind: 'alternative',
+    source: {
+      kind: 'thread',
+      thread: '[PATCH v2] iommu: Do not call pci_dev_reset_iommu_done() unless reset succeeds',
+      message: 'March 2026; merge not verified',
+      url: 'https://lkml.rescloud.iu.edu/2603.2/04319.html',
+    },
+  },
 } as const satisfies Record<string, SwitchBody>;
 
 export type SwitchId = keyof typeof SWITCH_DEFS;

@@ -74,7 +74,15 @@ describe('presets', () => {
     expect(presetIntroducing('ats-supported-pf-aware')).toBe('v7.3');
     expect(presetIntroducing('prepare-ats-vf-stu-check')).toBe('v7.3');
     expect(switchesOn(presetSwitches('v6.12'))).toEqual([]);
-    expect(switchesOn(presetSwitches('v7.0'))).toEqual([]);
+    expect(presetIntroducing('reset-hooks')).toBe('v7.0');
+    expect(presetIntroducing('smmu-ats-always-on')).toBe('v7.2');
+    expect(presetIntroducing('smmu-fail-probe-on-prepare-error')).toBe('v7.3');
+    expect(switchesOn(presetSwitches('v7.0'))).not.toContain('ats-required');
+    // Alternatives that were never merged are in no preset.
+    for (const p of ['v6.12', 'v7.0', 'v7.2', 'v7.3'] as const) {
+      expect(switchesOn(presetSwitches(p))).not.toContain('smmu-invs-rollback');
+      expect(switchesOn(presetSwitches(p))).not.toContain('driver-managed-dma-enum');
+    }
   });
 });
 

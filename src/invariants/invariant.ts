@@ -1,0 +1,77 @@
+/**
+ * Invariants: each has an id, a one-line statement, its source (thread, commit or spec section),
+ * and a checker that runs after every step. A violation names the invariant, says what in the
+ * state breaks it, and which function. Every modelled WARN_ON is a violation too, named
+ * `warn:<kernel function>`.
+ */
+import type { KernelEvent } from '../kernel/events.js';
+import type { SystemState } from '../model/state.js';
+import { Tx } from '../model/tx.js';
+import type { World } from '../model/world.js';
+
+export interface InvariantContext {
+  readonly world: World;
+  readonly state: SystemState;
+  /** A read-only view with the model's accessors (never committed). */
+  readonly view: Tx;
+  /** The events of the step just taken. */
+  readonly events: readonly KernelEvent[];
+}
+
+export interface Invariant {
+  /** Stable id, kebab-case, e.g. `nr-ats-masters`. */
+  readonly id: string;
+  /** The number in kernel-semantics.md section g, when it is one of those 24. */
+  readonly ref?: number;
+  readonly statement: string;
+  readonly source: string;
+  /** 'kernel' for a kernel invariant, 'functional' for a failure users feel. */
+  readonly kind: 'kernel' | 'functional';
+  /** What breaks it, one entry per finding (empty when it holds). */
+  check(c: InvariantContext): readonly Finding[];
+}
+
+export interface Finding {
+  readonly detail: string;
+  readonly bdf?: string;
+}
+
+export interface Violation {
+  readonly id: string;
+  readonly statement: string;
+  readonly source: string;
+  readonly detail: string;
+  readonly bdf?: string;
+}
+
+/** Violations of `invariants` in `state`, plus one `warn:<site>` per WARN event of the step. */
+export function checkInvariants(
+  world: World,
+  state: SystemState,
+  events: readonly KernelEvent[],
+  invariants: readonly Invariant[],
+): Violation[] {
+  const out: Violation[] = [];
+  for (const ev of events) {
+    if (ev.kind === 'warn') {
+      out.push({
+        id: `warn:${ev.site}`,
+        statement: `a WARN_ON in ${ev.site} fired`,
+        source: `${ev.site} (kernel WARN_ON)`,
+        detail: ev.message,
+        bdf: ev.bdf,
+      });
+    }
+  }
+  const c: InvariantContext = { world, state, view: new Tx(world, state), events };
+  for (const inv of invariants) {
+    for (const f of inv.check(c)) {
+      out.push(
+        f.bdf === undefined
+          ? { id: inv.id, statement: inv.statement, source: inv.source, detail: f.detail }
+          : { id: inv.id, statement: inv.statement, source: inv.source, detail: f.detail, bdf: f.bdf },
+      );
+    }
+  }
+  return out;
+}

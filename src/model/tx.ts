@@ -1,0 +1,336 @@
+/**
+ * A transaction: one kernel entry point (or one step of a split one) applied to a state. It reads
+ * through to the base state and copies a record only when it is first written (copy-on-write),
+ * collects the events, and on commit yields the new state with its fingerprint updated for just
+ * the records that changed. It is also the PciCtx the PCI functions (src/pci/) take.
+ */
+import type { KernelConfig } from '../kernel/config.js';
+import type { KernelEvent } from '../kernel/events.js';
+import type { PciCtx, PciDev, PciDevInfo } from '../pci/pci-dev.js';
+import type { DomainType } from '../iommu/domain-type.js';
+import { canonicalize } from './canonical.js';
+import { Coll, fingerprintFull, recordHash } from './fingerprint.js';
+import type {
+  ArmedFault,
+  DeviceState,
+  Domain,
+  DriverRecord,
+  Group,
+  GroupDev,
+  MemoryState,
+  SystemState,
+  ThreadState,
+} from './state.js';
+import type { World } from './world.js';
+
+export type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+interface Changed {
+  coll: Coll;
+  index: number;
+  old: unknown;
+}
+
+/** One copy-on-write collection of records. */
+class CowArray<T> {
+  arr: readonly T[];
+  private owned = false;
+  private recOwned: Uint8Array | null = null;
+  constructor(
+    base: readonly T[],
+    private readonly coll: Coll,
+    private readonly changes: Changed[],
+  ) {
+    this.arr = base;
+  }
+  get(i: number): T {
+    return this.arr[i]!;
+  }
+  private ownArray(): T[] {
+    if (!this.owned) {
+      this.arr = this.arr.slice();
+      this.owned = true;
+      this.recOwned = new Uint8Array(this.arr.length + 8);
+    }
+    return this.arr as T[];
+  }
+  /** The record for writing: copied on first write. */
+  mut(i: number): Mutable<T> {
+    const a = this.ownArray();
+    if (this.recOwned![i] !== 1) {
+      this.changes.push({ coll: this.coll, index: i, old: a[i] });
+      a[i] = { ...a[i]! };
+      this.recOwned![i] = 1;
+    }
+    return a[i] as Mutable<T>;
+  }
+  /** Replaces the record (e.g. null for a freed domain). */
+  set(i: number, v: T): void {
+    const a = this.ownArray();
+    if (this.recOwned![i] !== 1) {
+      this.changes.push({ coll: this.coll, index: i, old: a[i] });
+      this.recOwned![i] = 1;
+    }
+    a[i] = v;
+  }
+  push(v: T): number {
+    const a = this.ownArray();
+    const i = a.length;
+    if (this.recOwned!.length <= i) {
+      const grown = new Uint8Array(i * 2 + 8);
+      grown.set(this.recOwned!);
+      this.recOwned = grown;
+    }
+    this.changes.push({ coll: this.coll, index: i, old: undefined });
+    this.recOwned![i] = 1;
+    a.push(v);
+    return i;
+  }
+}
+
+export class Tx implements PciCtx {
+  readonly events: KernelEvent[] = [];
+  private readonly changes: Changed[] = [];
+  private readonly pciArr: CowArray<PciDev>;
+  private readonly devArr: CowArray<DeviceState>;
+  private readonly gdevArr: CowArray<GroupDev>;
+  private readonly groupArr: CowArray<Group>;
+  private readonly domainArr: CowArray<Domain | null>;
+  private readonly masterArr: CowArray<DriverRecord>;
+  private readonly threadArr: CowArray<ThreadState>;
+  private drvRec: DriverRecord;
+  private pasids: readonly number[];
+  private memRec: MemoryState;
+  private faultList: readonly ArmedFault[];
+  private singlesChanged = 0;
+  private domainsReshaped = false;
+
+  constructor(
+    readonly world: World,
+    readonly base: SystemState,
+  ) {
+    const c = this.changes;
+    this.pciArr = new CowArray(base.pci, Coll.Pci, c);
+    this.devArr = new CowArray(base.devs, Coll.Dev, c);
+    this.gdevArr = new CowArray(base.gdevs, Coll.Gdev, c);
+    this.groupArr = new CowArray(base.groups, Coll.Group, c);
+    this.domainArr = new CowArray(base.domains, Coll.Domain, c);
+    this.masterArr = new CowArray(base.masters, Coll.Master, c);
+    this.threadArr = new CowArray(base.threads, Coll.Thread, c);
+    this.drvRec = base.drv;
+    this.pasids = base.globalPasids;
+    this.memRec = base.mem;
+    this.faultList = base.faults;
+  }
+
+  // --- PciCtx ---
+  get kernel(): KernelConfig {
+    return this.world.kernel;
+  }
+  info(i: number): PciDevInfo {
+    return this.world.infos[i]!;
+  }
+  dev(i: number): Readonly<PciDev> {
+    return this.pciArr.get(i);
+  }
+  mut(i: number): PciDev {
+    return this.pciArr.mut(i);
+  }
+  emit(ev: KernelEvent): void {
+    this.events.push(ev);
+  }
+
+  // --- device side ---
+  device(f: number): DeviceState {
+    return this.devArr.get(f);
+  }
+  mutDevice(f: number): Mutable<DeviceState> {
+    return this.devArr.mut(f);
+  }
+
+  // --- IOMMU core ---
+  gdev(f: number): GroupDev {
+    return this.gdevArr.get(f);
+  }
+  mutGdev(f: number): Mutable<GroupDev> {
+    return this.gdevArr.mut(f);
+  }
+  group(g: number): Group {
+    return this.groupArr.get(g);
+  }
+  mutGroup(g: number): Mutable<Group> {
+    return this.groupArr.mut(g);
+  }
+  get domainCount(): number {
+    return this.domainArr.arr.length;
+  }
+  /** The live domain in slot d; throws on a free slot (a model bug, not a kernel one). */
+  domain(d: number): Domain {
+    const r = this.domainArr.get(d);
+    if (r === null || r === undefined) throw new Error(`model bug: domain slot ${d} is free`);
+    return r;
+  }
+  domainOrNull(d: number): Domain | null {
+    return d < 0 ? null : (this.domainArr.arr[d] ?? null);
+  }
+  mutDomain(d: number): Mutable<Domain> {
+    this.domain(d);
+    return this.domainArr.mut(d) as Mutable<Domain>;
+  }
+  /** Allocates a domain in the lowest free slot (the state is renumbered canonically at commit). */
+  allocDomain(type: DomainType, allocator: number): number {
+    const rec: Domain = {
+      type,
+      pt: [],
+      iotlb: [],
+      fq: [],
+      msiDoorbell: false,
+      allocator,
+      drv: this.world.ops.initialDomain(this.world, type),
+    };
+    this.domainsReshaped = true;
+    const free = this.domainArr.arr.indexOf(null);
+    if (free >= 0) {
+      this.domainArr.set(free, rec);
+      return free;
+    }
+    return this.domainArr.push(rec);
+  }
+  freeDomain(d: number): void {
+    this.domain(d);
+    this.domainsReshaped = true;
+    this.domainArr.set(d, null);
+  }
+
+  // --- IOMMU driver ---
+  master(f: number): DriverRecord {
+    return this.masterArr.get(f);
+  }
+  mutMaster<T extends DriverRecord>(f: number): Mutable<T> {
+    return this.masterArr.mut(f) as Mutable<T>;
+  }
+  drv(): DriverRecord {
+    return this.drvRec;
+  }
+  setDrv(r: DriverRecord): void {
+    this.drvRec = r;
+    this.singlesChanged |= 1;
+  }
+
+  // --- global PASIDs, memory, threads, faults ---
+  globalPasids(): readonly number[] {
+    return this.pasids;
+  }
+  setGlobalPasids(p: readonly number[]): void {
+    this.pasids = p;
+    this.singlesChanged |= 2;
+  }
+  mem(): MemoryState {
+    return this.memRec;
+  }
+  setMem(m: MemoryState): void {
+    this.memRec = m;
+    this.singlesChanged |= 4;
+  }
+  thread(t: number): ThreadState {
+    return this.threadArr.get(t);
+  }
+  setThread(t: number, s: ThreadState): void {
+    this.threadArr.set(t, s);
+  }
+  faults(): readonly ArmedFault[] {
+    return this.faultList;
+  }
+  setFaults(f: readonly ArmedFault[]): void {
+    this.faultList = f;
+    this.singlesChanged |= 8;
+  }
+
+  /**
+   * Fault injection: whether the named kernel function should fail now for function f. Consumes
+   * the armed fault. Returns the errno to return (negative), or 0 to run normally.
+   */
+  injectedFailure(fn: string, f: number): number {
+    const list = this.faultList;
+    for (let i = 0; i < list.length; i++) {
+      const a = list[i]!;
+      if (a.fn !== fn || (a.f !== -1 && a.f !== f)) continue;
+      const next = list.slice();
+      if (a.skip > 0) {
+        next[i] = { ...a, skip: a.skip - 1 };
+        this.setFaults(next);
+        return 0;
+      }
+      next.splice(i, 1);
+      this.setFaults(next);
+      return a.errno;
+    }
+    return 0;
+  }
+
+  /** The new state, fingerprinted. */
+  commit(): SystemState {
+    const b = this.base;
+    let next: SystemState = {
+      pci: this.pciArr.arr,
+      devs: this.devArr.arr,
+      gdevs: this.gdevArr.arr,
+      groups: this.groupArr.arr,
+      domains: this.domainArr.arr,
+      masters: this.masterArr.arr,
+      drv: this.drvRec,
+      globalPasids: this.pasids,
+      mem: this.memRec,
+      threads: this.threadArr.arr,
+      faults: this.faultList,
+      fpHi: b.fpHi,
+      fpLo: b.fpLo,
+    };
+    if (this.domainsReshaped) {
+      next = canonicalize(this.world, next);
+      const fp = fingerprintFull(next);
+      return { ...next, fpHi: fp.hi, fpLo: fp.lo };
+    }
+    let hi = b.fpHi;
+    let lo = b.fpLo;
+    const collOf = (c: Coll): readonly unknown[] =>
+      c === Coll.Pci
+        ? next.pci
+        : c === Coll.Dev
+          ? next.devs
+          : c === Coll.Gdev
+            ? next.gdevs
+            : c === Coll.Group
+              ? next.groups
+              : c === Coll.Domain
+                ? next.domains
+                : c === Coll.Master
+                  ? next.masters
+                  : next.threads;
+    for (const ch of this.changes) {
+      if (ch.old !== undefined) {
+        const o = recordHash(ch.coll, ch.index, ch.old);
+        hi ^= o.hi;
+        lo ^= o.lo;
+      }
+      const n = recordHash(ch.coll, ch.index, collOf(ch.coll)[ch.index]);
+      hi ^= n.hi;
+      lo ^= n.lo;
+    }
+    const single = (bit: number, coll: Coll, oldV: unknown, newV: unknown): void => {
+      if ((this.singlesChanged & bit) === 0 || oldV === newV) return;
+      const o = recordHash(coll, 0, oldV);
+      hi ^= o.hi;
+      lo ^= o.lo;
+      const n = recordHash(coll, 0, newV);
+      hi ^= n.hi;
+      lo ^= n.lo;
+    };
+    single(1, Coll.Drv, b.drv, next.drv);
+    single(2, Coll.GlobalPasids, b.globalPasids, next.globalPasids);
+    single(4, Coll.Mem, b.mem, next.mem);
+    single(8, Coll.Faults, b.faults, next.faults);
+    next = { ...next, fpHi: hi >>> 0, fpLo: lo >>> 0 };
+    return next;
+  }
+}

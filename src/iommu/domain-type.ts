@@ -31,7 +31,9 @@ export const IOMMU_NO_PASID = 0;
 export const IOMMU_FIRST_GLOBAL_PASID = 1;
 export const IOMMU_PASID_INVALID = -1;
 
-export function domainTypeName(t: DomainType): 'BLOCKED' | 'IDENTITY' | 'UNMANAGED' | 'DMA' | 'DMA_FQ' | 'SVA' {
+export function domainTypeName(
+  t: DomainType,
+): 'BLOCKED' | 'IDENTITY' | 'UNMANAGED' | 'DMA' | 'DMA_FQ' | 'SVA' {
   switch (t) {
     case IOMMU_DOMAIN_BLOCKED:
       return 'BLOCKED';

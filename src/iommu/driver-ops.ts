@@ -43,13 +43,21 @@ export interface IommuDriverOps {
   attach_dev(tx: Tx, d: number, f: number, old: number): number;
   /** domain->ops->set_dev_pasid(domain, dev, pasid, old). 0 or a negative errno. */
   set_dev_pasid(tx: Tx, d: number, f: number, pasid: number, old: number): number;
+  /**
+   * Whether domain d has a `set_dev_pasid` op (SMMUv3: S1 paging, SVA and the blocked domain do;
+   * the identity domain does not). Optional: absent means every domain has one. The core's
+   * iommu_attach_device_pasid() returns -EOPNOTSUPP when it is false.
+   */
+  domain_has_set_dev_pasid?(tx: Tx, d: number): boolean;
   /** Removing a PASID attachment (blocked_domain->ops->set_dev_pasid / remove_dev_pasid). Cannot fail. */
   remove_dev_pasid(tx: Tx, f: number, pasid: number, d: number): void;
 
   /**
    * The invalidation after an unmap (iommu_iotlb_sync → the driver's tlb_sync): TLB invalidation
    * and, for every master with ATS in the domain, CMD_ATC_INV for the range. Issues the commands and
-   * returns the functions whose ATC invalidation must complete before the CMD_SYNC can.
+   * returns the functions whose ATC invalidation must complete before the CMD_SYNC can (one entry
+   * per invalidation request, so a function may appear twice). `pages` 0 means the whole address
+   * space (flush_iotlb_all, the flush queue).
    */
   iotlb_sync_issue(tx: Tx, d: number, iova: number, pages: number): readonly number[];
   /**
@@ -64,4 +72,13 @@ export interface IommuDriverOps {
   ats_allowed(tx: Tx, f: number, pasid: number): boolean;
   /** The driver believes ATS is enabled on f (master->ats_enabled), for invariants. */
   ats_enabled(tx: Tx, f: number): boolean;
+  /**
+   * An attach (RID or PASID) that moves f off one of its current domains would have to wait now:
+   * an invalidation issued from such a domain (iotlb_sync_issue) has not had its CMD_SYNC yet
+   * (iotlb_sync_wait), and the driver fences domain changes against in-flight ATC invalidations
+   * (SMMUv3: invs->rwlock, 587bb3e56a2c). The core should not start such a step until this is
+   * false (the waiting thread's sync always can run, so this never deadlocks). Optional: a driver
+   * without such a fence leaves it out.
+   */
+  attach_would_wait?(tx: Tx, f: number): boolean;
 }

@@ -10,7 +10,11 @@ import type { World } from './world.js';
 
 function refSpec(spec: string): { field: string; width: number; pos: number } {
   const [field, width, pos] = spec.split(':');
-  return { field: field!, width: width === undefined ? 0 : Number(width), pos: pos === undefined ? 0 : Number(pos) };
+  return {
+    field: field!,
+    width: width === undefined ? 0 : Number(width),
+    pos: pos === undefined ? 0 : Number(pos),
+  };
 }
 
 function visitRecord(rec: DriverRecord, specs: readonly string[], visit: (d: number) => void): void {
@@ -25,7 +29,11 @@ function visitRecord(rec: DriverRecord, specs: readonly string[], visit: (d: num
   }
 }
 
-function remapRecord<T extends DriverRecord>(rec: T, specs: readonly string[], map: (d: number) => number): T {
+function remapRecord<T extends DriverRecord>(
+  rec: T,
+  specs: readonly string[],
+  map: (d: number) => number,
+): T {
   if (specs.length === 0) return rec;
   const out: Record<string, unknown> = { ...rec };
   for (const s of specs) {
@@ -42,7 +50,13 @@ function remapRecord<T extends DriverRecord>(rec: T, specs: readonly string[], m
   return out as T;
 }
 
-export function canonicalize(world: World, s: SystemState): SystemState {
+export interface Canonical {
+  readonly state: SystemState;
+  /** Old slot → new slot, or null when the numbering did not change. */
+  readonly map: ((d: number) => number) | null;
+}
+
+export function canonicalize(world: World, s: SystemState): Canonical {
   const n = s.domains.length;
   const order: number[] = [];
   const seen = new Uint8Array(n);
@@ -74,7 +88,7 @@ export function canonicalize(world: World, s: SystemState): SystemState {
 
   let identity = order.length === n;
   for (let i = 0; identity && i < order.length; i++) identity = order[i] === i;
-  if (identity) return s;
+  if (identity) return { state: s, map: null };
 
   const perm = new Int32Array(n).fill(-1);
   order.forEach((old, i) => (perm[old] = i));
@@ -83,7 +97,7 @@ export function canonicalize(world: World, s: SystemState): SystemState {
     const dom = s.domains[old]!;
     return refs.domain.length === 0 ? dom : { ...dom, drv: remapRecord(dom.drv, refs.domain, map) };
   });
-  return {
+  const state: SystemState = {
     ...s,
     domains,
     groups: s.groups.map((g) => ({
@@ -99,7 +113,14 @@ export function canonicalize(world: World, s: SystemState): SystemState {
     threads: s.threads.map((t) =>
       t.cont === null || t.cont.domainArgs === 0
         ? t
-        : { ...t, cont: { ...t.cont, args: t.cont.args.map((a, i) => ((t.cont!.domainArgs & (1 << i)) !== 0 ? map(a) : a)) } },
+        : {
+            ...t,
+            cont: {
+              ...t.cont,
+              args: t.cont.args.map((a, i) => ((t.cont!.domainArgs & (1 << i)) !== 0 ? map(a) : a)),
+            },
+          },
     ),
   };
+  return { state, map };
 }

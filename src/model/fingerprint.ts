@@ -9,7 +9,6 @@
  * blocking domains, then their PASID domains, then driver references, then page owners, then the
  * rest), so two states that differ only in allocation order are the same state.
  */
-import { Hasher } from './hash.js';
 import type { SystemState } from './state.js';
 
 /** Collection tags for record hashes. */
@@ -28,51 +27,141 @@ export const Coll = {
 } as const;
 export type Coll = (typeof Coll)[keyof typeof Coll];
 
-const h = new Hasher();
-const out = { hi: 0, lo: 0 };
+// Two murmur3-style 32-bit lanes over the words of a value, kept in module variables so hashing
+// allocates nothing. (hash.ts has the same mix as a class, for streaming use elsewhere.)
+let h1 = 0;
+let h2 = 0;
+let hn = 0;
 
-function hashValue(v: unknown): void {
-  if (typeof v === 'number') h.word(v);
-  else if (typeof v === 'boolean') h.word(v ? 1 : 0);
-  else if (v === null || v === undefined) h.word(0x7fffffff);
-  else if (typeof v === 'string') {
-    h.word(v.length);
-    for (let i = 0; i < v.length; i++) h.word(v.charCodeAt(i));
-  } else if (Array.isArray(v)) {
-    h.word(v.length);
-    for (const x of v) hashValue(x);
-  } else if (typeof v === 'object') {
-    const o = v as Record<string, unknown>;
-    for (const k in o) hashValue(o[k]);
-  }
+function word(x: number): void {
+  let k = Math.imul(x | 0, 0xcc9e2d51);
+  k = (k << 15) | (k >>> 17);
+  k = Math.imul(k, 0x1b873593);
+  let a = h1 ^ k;
+  a = (a << 13) | (a >>> 19);
+  h1 = (Math.imul(a, 5) + 0xe6546b64) | 0;
+  let j = Math.imul(x | 0, 0x85ebca6b);
+  j = (j << 17) | (j >>> 15);
+  j = Math.imul(j, 0xc2b2ae35);
+  let b = h2 ^ j;
+  b = (b << 11) | (b >>> 21);
+  h2 = (Math.imul(b, 9) + 0x52dce729) | 0;
+  hn++;
+}
+
+function fmix(x: number): number {
+  x ^= x >>> 16;
+  x = Math.imul(x, 0x85ebca6b);
+  x ^= x >>> 13;
+  x = Math.imul(x, 0xc2b2ae35);
+  x ^= x >>> 16;
+  return x >>> 0;
 }
 
 /**
- * Hash of one record at one position. Records are plain objects whose fields are numbers, booleans,
- * strings, arrays or nested plain records; field order is the order of creation, which copies keep.
+ * Records are immutable once a commit publishes them, so each one's content hash is computed once
+ * and remembered: replacing a record then costs one lookup for the old one and one hash for the new.
+ */
+const contentCache = new WeakMap<object, number[]>();
+
+function hashInto(v: unknown): void {
+  if (typeof v === 'number') word(v);
+  else if (typeof v === 'boolean') word(v ? 1 : 0);
+  else if (v === null || v === undefined) word(0x7fffffff);
+  else if (typeof v === 'string') {
+    word(v.length);
+    for (let i = 0; i < v.length; i++) word(v.charCodeAt(i));
+  } else if (typeof v === 'object') {
+    // Nested objects contribute their own (cached) content hash.
+    const c = contentHash(v);
+    word(c[0]!);
+    word(c[1]!);
+  }
+}
+
+/** The content hash of a record or array, as [hi, lo] (cached per object). */
+export function contentHash(v: object): readonly number[] {
+  const hit = contentCache.get(v);
+  if (hit !== undefined) return hit;
+  const s1 = h1;
+  const s2 = h2;
+  const sn = hn;
+  h1 = 0x9747b28c | 0;
+  h2 = 0x2f0c5e1d | 0;
+  hn = 0;
+  if (Array.isArray(v)) {
+    word(v.length);
+    for (let i = 0; i < v.length; i++) {
+      const x: unknown = v[i];
+      if (typeof x === 'number') word(x);
+      else hashInto(x);
+    }
+  } else {
+    const o = v as Record<string, unknown>;
+    for (const k in o) {
+      const x = o[k];
+      if (typeof x === 'number') word(x);
+      else hashInto(x);
+    }
+  }
+  const a = fmix(h1 ^ hn);
+  const b = fmix(h2 ^ Math.imul(hn, 0x27d4eb2d));
+  const r = [(a ^ Math.imul(b, 0x165667b1)) >>> 0, (b ^ Math.imul(a, 0x9e3779b1)) >>> 0];
+  h1 = s1;
+  h2 = s2;
+  hn = sn;
+  contentCache.set(v, r);
+  return r;
+}
+
+const out = { hi: 0, lo: 0 };
+
+/**
+ * Hash of one record at one position (collection, index): its content hash mixed with its
+ * position, so the XOR of all positions is a state fingerprint. The result object is reused.
  */
 export function recordHash(coll: Coll, index: number, rec: unknown): { hi: number; lo: number } {
-  h.reset();
-  h.word(coll);
-  h.word(index);
-  hashValue(rec);
-  const d = h.digest();
-  out.hi = d.hi;
-  out.lo = d.lo;
+  let chi: number;
+  let clo: number;
+  if (rec === null || rec === undefined || typeof rec !== 'object') {
+    chi = 0x5bd1e995;
+    clo = 0x1b873593;
+  } else {
+    const c = contentHash(rec);
+    chi = c[0]!;
+    clo = c[1]!;
+  }
+  const pos = Math.imul(coll, 0x9e3779b1) ^ Math.imul(index + 1, 0x85ebca6b);
+  out.hi = fmix(chi ^ pos);
+  out.lo = fmix(clo ^ Math.imul(pos, 0xc2b2ae35) ^ 0x27d4eb2d);
   return out;
 }
 
 function eachRecord(s: SystemState, fn: (coll: Coll, index: number, rec: unknown) => void): void {
-  s.pci.forEach((r, i) => fn(Coll.Pci, i, r));
-  s.devs.forEach((r, i) => fn(Coll.Dev, i, r));
-  s.gdevs.forEach((r, i) => fn(Coll.Gdev, i, r));
-  s.groups.forEach((r, i) => fn(Coll.Group, i, r));
-  s.domains.forEach((r, i) => fn(Coll.Domain, i, r));
-  s.masters.forEach((r, i) => fn(Coll.Master, i, r));
+  s.pci.forEach((r, i) => {
+    fn(Coll.Pci, i, r);
+  });
+  s.devs.forEach((r, i) => {
+    fn(Coll.Dev, i, r);
+  });
+  s.gdevs.forEach((r, i) => {
+    fn(Coll.Gdev, i, r);
+  });
+  s.groups.forEach((r, i) => {
+    fn(Coll.Group, i, r);
+  });
+  s.domains.forEach((r, i) => {
+    fn(Coll.Domain, i, r);
+  });
+  s.masters.forEach((r, i) => {
+    fn(Coll.Master, i, r);
+  });
   fn(Coll.Drv, 0, s.drv);
   fn(Coll.GlobalPasids, 0, s.globalPasids);
   fn(Coll.Mem, 0, s.mem);
-  s.threads.forEach((r, i) => fn(Coll.Thread, i, r));
+  s.threads.forEach((r, i) => {
+    fn(Coll.Thread, i, r);
+  });
   fn(Coll.Faults, 0, s.faults);
 }
 

@@ -22,7 +22,12 @@ function compareAt(arr: readonly number[], i: number, t: readonly number[]): num
 }
 
 /** Inserts or replaces the tuple (matched on its first `keyLen` numbers), keeping the array sorted. */
-export function tuplePut(arr: readonly number[], width: number, keyLen: number, tuple: readonly number[]): number[] {
+export function tuplePut(
+  arr: readonly number[],
+  width: number,
+  keyLen: number,
+  tuple: readonly number[],
+): number[] {
   const found = tupleFind(arr, width, tuple.slice(0, keyLen));
   const out = arr.slice();
   if (found >= 0) {
@@ -58,7 +63,13 @@ export function tupleRemoveWhere(
 }
 
 /** Value at position `valueAt` of the tuple with key `key`, or `dflt`. */
-export function tupleGet(arr: readonly number[], width: number, key: readonly number[], valueAt: number, dflt: number): number {
+export function tupleGet(
+  arr: readonly number[],
+  width: number,
+  key: readonly number[],
+  valueAt: number,
+  dflt: number,
+): number {
   const i = tupleFind(arr, width, key);
   return i < 0 ? dflt : arr[i + valueAt]!;
 }

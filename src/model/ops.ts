@@ -29,7 +29,12 @@ export type Op =
   /** Writing /sys/kernel/iommu_groups/N/type (iommu_setup_default_domain with a new type). */
   | { readonly op: 'set-group-type'; readonly f: number; readonly type: 'identity' | 'dma' | 'dma-fq' }
   /** iommu_attach_device_pasid(): `pasid` 0 means allocate a global PASID; the domain kind attached. */
-  | { readonly op: 'pasid-attach'; readonly f: number; readonly pasid: number; readonly domain: 'dma' | 'sva' | 'unmanaged' }
+  | {
+      readonly op: 'pasid-attach';
+      readonly f: number;
+      readonly pasid: number;
+      readonly domain: 'dma' | 'sva' | 'unmanaged';
+    }
   | { readonly op: 'pasid-detach'; readonly f: number; readonly pasid: number }
   /** DMA API map on the device's domain (dma_map_page → iommu_map), or iommu_map on the owner's UNMANAGED domain. */
   | { readonly op: 'dma-map'; readonly f: number; readonly pasid?: number }
@@ -38,7 +43,13 @@ export type Op =
   /** The flush-queue timer: the deferred invalidations of DMA_FQ domains run, then their pages are freed. */
   | { readonly op: 'fq-flush' }
   /** The device issues DMA: untranslated (the IOMMU translates) or translated (from its ATC; needs EATS). */
-  | { readonly op: 'device-dma'; readonly f: number; readonly iova: number; readonly pasid?: number; readonly translated: boolean }
+  | {
+      readonly op: 'device-dma';
+      readonly f: number;
+      readonly iova: number;
+      readonly pasid?: number;
+      readonly translated: boolean;
+    }
   /** The device sends an ATS Translation Request and caches the answer in its ATC. */
   | { readonly op: 'atc-fill'; readonly f: number; readonly iova: number; readonly pasid?: number }
   /** Function Level Reset (pcie_flr with the preset's reset hooks). Split: the reset is in progress between steps. */
@@ -51,7 +62,13 @@ export type Op =
   /** Device faults: stop answering invalidations, or keep ATC entries after completing them. */
   | { readonly op: 'device-fault'; readonly f: number; readonly fault: 'stop-answering' | 'hold-atc' }
   /** Arm a kernel-call failure: `fn` fails with `errno` at its (skip+1)th next call for function f (-1: any). */
-  | { readonly op: 'arm-fault'; readonly fn: string; readonly f: number; readonly skip: number; readonly errno: number };
+  | {
+      readonly op: 'arm-fault';
+      readonly fn: string;
+      readonly f: number;
+      readonly skip: number;
+      readonly errno: number;
+    };
 
 export type OpName = Op['op'];
 export type OpOf<K extends OpName> = Extract<Op, { op: K }>;

@@ -64,7 +64,12 @@ export const DRIVER_MANAGED = 2;
 export const DRIVER_MSI_ONLY = 3;
 /** vfio-pci: driver_managed_dma, and the group is claimed by a user-space owner. */
 export const DRIVER_VFIO = 4;
-export type DriverKind = typeof DRIVER_NONE | typeof DRIVER_DMA_API | typeof DRIVER_MANAGED | typeof DRIVER_MSI_ONLY | typeof DRIVER_VFIO;
+export type DriverKind =
+  | typeof DRIVER_NONE
+  | typeof DRIVER_DMA_API
+  | typeof DRIVER_MANAGED
+  | typeof DRIVER_MSI_ONLY
+  | typeof DRIVER_VFIO;
 
 /** The device side of one function: what the hardware does, not what the kernel believes. */
 export interface DeviceState {

@@ -16,7 +16,12 @@ export interface StepOutcome {
   readonly cont: Continuation | null;
 }
 
-export type OpHandler<K extends OpName> = (tx: Tx, op: OpOf<K>, cont: Continuation | null, thread: number) => StepOutcome;
+export type OpHandler<K extends OpName> = (
+  tx: Tx,
+  op: OpOf<K>,
+  cont: Continuation | null,
+  thread: number,
+) => StepOutcome;
 export type OpHandlers = { readonly [K in OpName]?: OpHandler<K> };
 
 const handlers: Partial<Record<OpName, OpHandler<OpName>>> = {};

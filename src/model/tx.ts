@@ -166,8 +166,8 @@ export class Tx implements PciCtx {
   }
   /** The live domain in slot d; throws on a free slot (a model bug, not a kernel one). */
   domain(d: number): Domain {
-    const r = this.domainArr.get(d);
-    if (r === null || r === undefined) throw new Error(`model bug: domain slot ${d} is free`);
+    const r = d >= 0 ? (this.domainArr.arr[d] ?? null) : null;
+    if (r === null) throw new Error(`model bug: domain slot ${d} is free`);
     return r;
   }
   domainOrNull(d: number): Domain | null {
@@ -268,6 +268,16 @@ export class Tx implements PciCtx {
     return 0;
   }
 
+  /** Events name domains by slot; after a canonical renumbering they must use the new slots. */
+  private renumberEvents(map: (d: number) => number): void {
+    const ev = this.events;
+    for (let i = 0; i < ev.length; i++) {
+      const e = ev[i]!;
+      if ((e.kind === 'ste-write' || e.kind === 'cd-write') && e.domain !== null)
+        ev[i] = { ...e, domain: map(e.domain) };
+    }
+  }
+
   /** The new state, fingerprinted. */
   commit(): SystemState {
     const b = this.base;
@@ -287,7 +297,9 @@ export class Tx implements PciCtx {
       fpLo: b.fpLo,
     };
     if (this.domainsReshaped) {
-      next = canonicalize(this.world, next);
+      const c = canonicalize(this.world, next);
+      next = c.state;
+      if (c.map !== null) this.renumberEvents(c.map);
       const fp = fingerprintFull(next);
       return { ...next, fpHi: fp.hi, fpLo: fp.lo };
     }

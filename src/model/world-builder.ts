@@ -5,9 +5,10 @@
  */
 import type { KernelConfig } from '../kernel/config.js';
 import { InputError } from '../diagnostics.js';
-import type { Bdf } from '../pci/bdf.js';
+import { formatBdf, fromRoutingId, parseBdf, routingId, type Bdf } from '../pci/bdf.js';
+import type { PciFunction } from '../pci/function.js';
 import { bdfOrder, initialPciDevs, pciDevInfoFromMachine, pci_enumerate_device } from '../pci/pci-dev.js';
-import type { Machine } from '../pci/topology.js';
+import { INFERRED_VF_UNKNOWN, type Machine, type MachineFunction } from '../pci/topology.js';
 import type { IommuDriverOps } from '../iommu/driver-ops.js';
 import { withFingerprint } from './fingerprint.js';
 import type { DeviceState, Group, GroupDev, SystemState, ThreadState } from './state.js';
@@ -33,15 +34,141 @@ export interface WorldOptions {
   readonly requireDirect?: readonly Bdf[];
   readonly physPages?: number;
   readonly iovaPages?: number;
+  /**
+   * VF slots per SR-IOV PF whose VF Enable is off in the machine: up to min(TotalVFs, vfSlots) VF
+   * functions are added (absent until `sriov-enable`). Default 2.
+   */
+  readonly vfSlots?: number;
+}
+
+/** Default number of VF slots per PF (WorldOptions.vfSlots). */
+export const DEFAULT_VF_SLOTS = 2;
+
+/**
+ * A VF slot of a PF whose VF Enable is off in the machine, built the way topology.ts infers VFs
+ * (PF's vendor, SR-IOV VF Device ID, unknown config space), plus an ATS capability when the PF has
+ * one: at the PF's ATS offset, with the PF's capability bits, disabled, STU field 0 (a VF's STU is
+ * its PF's). No PASID/PRI (VFs share the PF's) and no Express capability (unknown).
+ */
+function vfSlotFunction(pf: PciFunction, bdf: Bdf, vfDeviceId: number | null): PciFunction {
+  const a = pf.ats;
+  return {
+    bdf,
+    sourceKind: 'sriov-inferred',
+    source: pf.source,
+    config: null,
+    header: {
+      vendorId: pf.header.vendorId,
+      deviceId: vfDeviceId,
+      revision: null,
+      classCode: null,
+      headerLayout: 0,
+      multiFunction: null,
+      subsystemVendorId: null,
+      subsystemId: null,
+      secondaryBus: null,
+      subordinateBus: null,
+    },
+    capabilities: null,
+    extCapsReadable: null,
+    express: null,
+    ats:
+      a === null
+        ? null
+        : {
+            offset: a.offset,
+            queueDepthRaw: a.queueDepthRaw,
+            pageAligned: a.pageAligned,
+            globalInvalidate: a.globalInvalidate,
+            enabled: false,
+            stuRaw: 0,
+          },
+    sriov: null,
+    pasid: null,
+    pri: null,
+    acs: null,
+    dvsecs: [],
+    cxl: null,
+    externalFacing: null,
+    driver: null,
+    physfnHint: pf.bdf,
+    unknown: a === null ? INFERRED_VF_UNKNOWN : INFERRED_VF_UNKNOWN.filter((u) => u !== 'ats'),
+    diagnostics: [],
+  };
+}
+
+/** End of the bus range a PF's VFs may use: its upstream bridge's subordinate bus, 0xff on a root bus. */
+function busEnd(machine: Machine, mf: MachineFunction): number {
+  if (mf.parent === null) return 0xff;
+  const h = machine.functions[mf.parent]!.fn.header;
+  return Math.max(h.subordinateBus ?? 0, h.secondaryBus ?? 0);
+}
+
+/**
+ * The machine with VF slots added (iov.c pci_iov_virtfn_bus()/_devfn() placement, stopping at the
+ * PF's bus range or a taken address), or the machine itself when there are none to add. The slots
+ * are appended after the input's functions, so every function of the input keeps its index (a
+ * scenario bound to the input machine stays valid); Machine.functions is then in BDF order only up
+ * to the slots. A slot's topology is its PF's (pci_upstream_bridge() of a VF is the PF's, and so is
+ * its untrusted bit).
+ */
+export function withVfSlots(machine: Machine, slots: number): Machine {
+  let functions: MachineFunction[] | null = null;
+  let byBdf: Map<Bdf, number> | null = null;
+  for (const mf of machine.functions) {
+    const s = mf.fn.sriov;
+    if (mf.isVirtfn || s === null || s.vfEnable === true) continue;
+    const k = Math.min(s.totalVFs ?? 0, slots);
+    const off = s.firstVfOffset;
+    const stride = s.vfStride;
+    if (k <= 0 || off === null || stride === null || off === 0 || (k > 1 && stride === 0)) continue;
+    const parts = parseBdf(mf.fn.bdf);
+    if (parts === null) continue;
+    const end = busEnd(machine, mf);
+    const added: number[] = [];
+    for (let n = 0; n < k; n++) {
+      const rid = routingId(parts) + off + n * stride;
+      if (rid > 0xffff || rid >> 8 > end) break;
+      const bdf = formatBdf(fromRoutingId(parts.segment, rid));
+      functions ??= machine.functions.slice();
+      byBdf ??= new Map(machine.byBdf);
+      if (byBdf.has(bdf)) break;
+      const index = functions.length;
+      functions.push({
+        fn: vfSlotFunction(mf.fn, bdf, s.vfDeviceId),
+        index,
+        parent: mf.parent,
+        isVirtfn: true,
+        physfn: mf.index,
+        vfs: [],
+        externalFacing: false,
+        untrusted: mf.untrusted,
+      });
+      byBdf.set(bdf, index);
+      added.push(index);
+    }
+    if (added.length !== 0) functions![mf.index] = { ...mf, vfs: [...mf.vfs, ...added] };
+  }
+  if (functions === null || byBdf === null) return machine;
+  return { functions, byBdf, diagnostics: machine.diagnostics };
+}
+
+/** Function f is a VF slot: a VF whose PF has VF Enable off in the machine (absent until sriov-enable). */
+export function isVfSlot(world: World, f: number): boolean {
+  const info = world.infos[f]!;
+  if (!info.isVirtfn || info.physfn < 0) return false;
+  return world.machine.functions[info.physfn]!.fn.sriov?.vfEnable !== true;
 }
 
 function indexOf(machine: Machine, bdf: Bdf, what: string): number {
   const i = machine.byBdf.get(bdf);
-  if (i === undefined) throw new InputError({ code: 'unknown-bdf', message: `${what}: no function ${bdf} in the machine` });
+  if (i === undefined)
+    throw new InputError({ code: 'unknown-bdf', message: `${what}: no function ${bdf} in the machine` });
   return i;
 }
 
-export function createWorld(machine: Machine, opts: WorldOptions): World {
+export function createWorld(input: Machine, opts: WorldOptions): World {
+  const machine = withVfSlots(input, opts.vfSlots ?? DEFAULT_VF_SLOTS);
   const infos = pciDevInfoFromMachine(machine);
   const features: IommuFeatures = { ...DEFAULT_IOMMU_FEATURES, ...opts.features };
   const n = machine.functions.length;
@@ -50,7 +177,11 @@ export function createWorld(machine: Machine, opts: WorldOptions): World {
   for (const list of opts.groups ?? []) {
     const members = list.map((b) => indexOf(machine, b, 'group')).sort((a, b) => a - b);
     for (const m of members) {
-      if (groupOf[m] !== -1) throw new InputError({ code: 'group-overlap', message: `${machine.functions[m]!.fn.bdf} is in two groups` });
+      if (groupOf[m] !== -1)
+        throw new InputError({
+          code: 'group-overlap',
+          message: `${machine.functions[m]!.fn.bdf} is in two groups`,
+        });
       groupOf[m] = groups.length;
     }
     groups.push({ members });
@@ -108,13 +239,16 @@ export const INITIAL_GROUP: Group = {
 
 export const INITIAL_GDEV: GroupDev = { probed: false, blocked: false, resetDepth: 0 };
 
-/** The state after PCI enumeration, with `threads` idle threads. */
+/** A function that is not (or no longer) there: a VF slot before sriov-enable, a hot-unplugged function. */
+export const ABSENT_DEVICE: DeviceState = { ...INITIAL_DEVICE, present: false };
+
+/** The state after PCI enumeration, with `threads` idle threads. VF slots are absent and not enumerated. */
 export function initialState(world: World, threads = 1): SystemState {
   const n = world.infos.length;
   const threadList: ThreadState[] = Array.from({ length: threads }, () => ({ pc: 0, cont: null }));
   const pre: SystemState = {
     pci: initialPciDevs(world.machine),
-    devs: Array.from({ length: n }, () => INITIAL_DEVICE),
+    devs: Array.from({ length: n }, (_, f) => (isVfSlot(world, f) ? ABSENT_DEVICE : INITIAL_DEVICE)),
     gdevs: Array.from({ length: n }, () => INITIAL_GDEV),
     groups: world.groups.map(() => INITIAL_GROUP),
     domains: [],
@@ -128,6 +262,6 @@ export function initialState(world: World, threads = 1): SystemState {
     fpLo: 0,
   };
   const tx = new Tx(world, pre);
-  for (const i of bdfOrder(world.infos)) pci_enumerate_device(tx, i);
+  for (const i of bdfOrder(world.infos)) if (!isVfSlot(world, i)) pci_enumerate_device(tx, i);
   return withFingerprint(tx.commit());
 }

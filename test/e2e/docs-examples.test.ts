@@ -40,7 +40,9 @@ function words(s: string): string[] {
 
 describe('documented examples run', () => {
   const cases = examples();
-  it('there are examples to run', () => expect(cases.length).toBeGreaterThan(3));
+  it('there are examples to run', () => {
+    expect(cases.length).toBeGreaterThan(3);
+  });
   it.each(cases.map((c) => [`${c.file}:${c.line} ${c.command}`, c] as const))('%s', async (_name, c) => {
     const prev = process.cwd();
     process.chdir(repoRoot);

@@ -57,8 +57,7 @@ export function deviceAnswersInvalidation(dev: DeviceState): boolean {
 /**
  * The function completes an Invalidation Request for pages [iova, iova + pages) (pages 0: the whole
  * address space) of the PASIDs in `pasids` (null: every PASID, as a request without a PASID
- * prefix does). It drops the matching entries, unless it is faulted to hold its ATC, when it
- * reports completion and keeps them.
+ * prefix does). It drops the matching entries: a completed invalidation is always honoured.
  */
 export function atc_invalidate(
   tx: Tx,
@@ -76,11 +75,9 @@ export function atc_invalidate(
     const hit =
       (pasids === null || pasids.includes(p)) && (pages === 0 || (page >= iova && page < iova + pages));
     if (hit) {
-      emitAtc(tx, f, dev.holdAtc ? 'ignored' : 'drop', p, page, atc[i + 2]!);
-      if (!dev.holdAtc) {
-        out ??= atc.slice(0, i);
-        continue;
-      }
+      emitAtc(tx, f, 'drop', p, page, atc[i + 2]!);
+      out ??= atc.slice(0, i);
+      continue;
     }
     if (out !== null) out.push(p, page, atc[i + 2]!);
   }
@@ -88,15 +85,18 @@ export function atc_invalidate(
 }
 
 /**
- * A Function Level Reset (or any reset) as the function sees it: its ATC is gone, and so is every
- * Invalidation Request it had not completed. For the reset flow (src/iommu/reset.ts); setting
+ * A Function Level Reset (or any reset) as the function sees it: every Invalidation Request it had
+ * not completed is lost, and its ATC is gone, unless it is faulted to hold its ATC entries across
+ * the reset (`holdAtc`: a function that does not clear its ATC on reset, so an invalidation lost to
+ * the reset leaves a stale entry behind). For the reset flow (src/pci/reset.ts); setting
  * `resetting` and clearing ATS Control is the flow's job.
  */
 export function atc_flush_all(tx: Tx, f: number): void {
   const dev = tx.device(f);
-  if (dev.atc.length === 0 && dev.pendingInv === 0) return;
+  const keep = dev.holdAtc;
+  if ((keep || dev.atc.length === 0) && dev.pendingInv === 0) return;
   const m = tx.mutDevice(f);
-  if (dev.atc.length > 0) emitAtc(tx, f, 'flush', 0, 0, -1);
-  m.atc = [];
+  if (!keep && dev.atc.length > 0) emitAtc(tx, f, 'flush', 0, 0, -1);
+  if (!keep) m.atc = [];
   m.pendingInv = 0;
 }

@@ -90,7 +90,12 @@ export function device_dma(tx: Tx, f: number, pasid: number, iova: number, trans
   const dev = tx.device(f);
   if (!dev.present || dev.resetting) return;
   if (pasid > 0 && !devicePasidEnabled(tx, f)) return;
-  if (!translated || !deviceAtsEnabled(tx, f)) {
+  // ATS trusts the device: a trusted function sends translated requests only from its ATC while
+  // its ATS is enabled. An untrusted function is the threat ATS must be kept from: it may send a
+  // translated request whatever its ATS Enable says, with any address, and only the IOMMU's EATS
+  // check stands in its way (why pci_ats_supported() is false for untrusted functions).
+  const forging = translated && tx.info(f).untrusted;
+  if (!translated || (!deviceAtsEnabled(tx, f) && !forging)) {
     untranslated(tx, f, pasid, iova);
     return;
   }
@@ -103,6 +108,8 @@ export function device_dma(tx: Tx, f: number, pasid: number, iova: number, trans
       break;
     }
   }
+  // A forged request claims the address is already translated.
+  if (phys < 0 && forging) phys = iova;
   if (phys < 0 || !ops.ats_allowed(tx, f, pasid)) {
     emitDma(tx, f, true, pasid, iova, 'fault', -1);
     return;

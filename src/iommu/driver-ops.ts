@@ -73,6 +73,12 @@ export interface IommuDriverOps {
   /** The driver believes ATS is enabled on f (master->ats_enabled), for invariants. */
   ats_enabled(tx: Tx, f: number): boolean;
   /**
+   * The driver would turn ATS on for f when it attaches a translating domain (SMMUv3:
+   * arm_smmu_ats_supported(), and master->ats_prepared under the `smmu-ats-prepared-gate`
+   * alternative). Optional: absent means pci_ats_supported(), for invariants.
+   */
+  ats_supported?(tx: Tx, f: number): boolean;
+  /**
    * An attach (RID or PASID) that moves f off one of its current domains would have to wait now:
    * an invalidation issued from such a domain (iotlb_sync_issue) has not had its CMD_SYNC yet
    * (iotlb_sync_wait), and the driver fences domain changes against in-flight ATC invalidations

@@ -7,8 +7,8 @@
  * function whose device lock another thread holds (a reset in progress) wait for it.
  */
 import { ENODEV } from '../kernel/errno.js';
-import type { OpName } from '../model/ops.js';
-import { registerHandlers, type StepOutcome } from '../model/step.js';
+import type { OpName, OpOf } from '../model/ops.js';
+import { registerHandlers, type OpHandler, type StepOutcome } from '../model/step.js';
 import type { Tx } from '../model/tx.js';
 import { pci_stop_and_remove_bus_device, removalSet } from '../pci/hotplug.js';
 import { anyVfResetting, sriov_disable, sriov_enable } from '../pci/iov.js';
@@ -34,6 +34,50 @@ function waitFor(op: OpName, f: number): StepOutcome {
   return { ret: null, cont: { op, phase: 0, args: [f], domainArgs: 0 } };
 }
 
+/** Phase of an entry point that is waiting for in-flight ATC invalidations before it may start. */
+const FENCE_PHASE = -1;
+
+/**
+ * Whether a domain change for these functions must wait now: the SMMUv3 driver holds its invs
+ * rwlock for writing across an attach, so an attach waits until every ATC invalidation issued
+ * from the old domain has had its CMD_SYNC ("ATC invalidations must be completed before the driver
+ * disables ATS", 587bb3e56a2c). The kernel waits holding group->mutex; the unmap's CMD_SYNC does not
+ * need that mutex, so the wait always ends.
+ */
+function fencedByInvalidations(tx: Tx, fns: readonly number[]): boolean {
+  const ops = tx.world.ops;
+  if (ops.attach_would_wait === undefined) return false;
+  for (const f of fns) if (ops.attach_would_wait(tx, f)) return true;
+  return false;
+}
+
+function groupMembers(tx: Tx, f: number): readonly number[] {
+  const g = tx.world.groupOf[f] ?? -1;
+  return g < 0 ? [f] : tx.world.groups[g]!.members;
+}
+
+/**
+ * Wraps an entry point that changes domain attachments: it starts only when no attach would wait
+ * for in-flight invalidations (`affected` names the functions whose attachments it changes; an
+ * empty list means it attaches nothing).
+ */
+function fenced<K extends OpName>(
+  op: K,
+  affected: (tx: Tx, o: OpOf<K>) => readonly number[],
+  h: OpHandler<K>,
+): OpHandler<K> {
+  return (tx, o, cont, t) => {
+    const c = cont !== null && cont.phase === FENCE_PHASE ? null : cont;
+    if (c === null) {
+      const fns = affected(tx, o);
+      if (fns.length > 0 && fencedByInvalidations(tx, fns)) {
+        return { ret: null, cont: { op, phase: FENCE_PHASE, args: [...fns], domainArgs: 0 } };
+      }
+    }
+    return h(tx, o, c, t);
+  };
+}
+
 /** A function index from an operation; out of range is a scenario bug in the caller (model bug). */
 function fn(tx: Tx, f: number): number {
   if (!Number.isInteger(f) || f < 0 || f >= tx.world.infos.length)
@@ -50,19 +94,56 @@ registerHandlers({
   },
   bind: (tx, op) => done(driver_bind(tx, fn(tx, op.f), op.kind, op.msi ?? false)),
   unbind: (tx, op) => done(driver_unbind(tx, fn(tx, op.f))),
-  'vfio-claim': (tx, op) => done(vfio_claim(tx, fn(tx, op.f))),
-  'vfio-release': (tx, op) => done(vfio_release(tx, fn(tx, op.f))),
-  attach: (tx, op) => done(owner_attach(tx, fn(tx, op.f), op.domain)),
-  detach: (tx, op) => done(owner_detach(tx, fn(tx, op.f))),
-  'set-group-type': (tx, op) => {
-    const f = fn(tx, op.f);
-    if (!tx.device(f).present || deviceGroup(tx, f) < 0) return done(-ENODEV);
-    return done(iommu_group_store_type(tx, f, op.type));
-  },
-  'pasid-attach': (tx, op) => done(pasid_attach(tx, fn(tx, op.f), op.pasid, op.domain)),
-  'pasid-detach': (tx, op) => done(pasid_detach(tx, fn(tx, op.f), op.pasid)),
-  flr: (tx, op, cont) => pci_reset_function_flr(tx, fn(tx, op.f), cont),
-  'cxl-reset': (tx, op, cont) => cxl_reset_bus_function(tx, fn(tx, op.f), cont),
+  'vfio-claim': fenced(
+    'vfio-claim',
+    (tx, op) => groupMembers(tx, fn(tx, op.f)),
+    (tx, op) => done(vfio_claim(tx, fn(tx, op.f))),
+  ),
+  'vfio-release': fenced(
+    'vfio-release',
+    (tx, op) => groupMembers(tx, fn(tx, op.f)),
+    (tx, op) => done(vfio_release(tx, fn(tx, op.f))),
+  ),
+  attach: fenced(
+    'attach',
+    (tx, op) => groupMembers(tx, fn(tx, op.f)),
+    (tx, op) => done(owner_attach(tx, fn(tx, op.f), op.domain)),
+  ),
+  detach: fenced(
+    'detach',
+    (tx, op) => groupMembers(tx, fn(tx, op.f)),
+    (tx, op) => done(owner_detach(tx, fn(tx, op.f))),
+  ),
+  'set-group-type': fenced(
+    'set-group-type',
+    (tx, op) => groupMembers(tx, fn(tx, op.f)),
+    (tx, op) => {
+      const f = fn(tx, op.f);
+      if (!tx.device(f).present || deviceGroup(tx, f) < 0) return done(-ENODEV);
+      return done(iommu_group_store_type(tx, f, op.type));
+    },
+  ),
+  'pasid-attach': fenced(
+    'pasid-attach',
+    (tx, op) => groupMembers(tx, fn(tx, op.f)),
+    (tx, op) => done(pasid_attach(tx, fn(tx, op.f), op.pasid, op.domain)),
+  ),
+  'pasid-detach': fenced(
+    'pasid-detach',
+    (tx, op) => groupMembers(tx, fn(tx, op.f)),
+    (tx, op) => done(pasid_detach(tx, fn(tx, op.f), op.pasid)),
+  ),
+  // A reset attaches the blocking domain to this function only, and only with the reset hooks.
+  flr: fenced(
+    'flr',
+    (tx, op) => (tx.kernel.switches['reset-hooks'] ? [fn(tx, op.f)] : []),
+    (tx, op, cont) => pci_reset_function_flr(tx, fn(tx, op.f), cont),
+  ),
+  'cxl-reset': fenced(
+    'cxl-reset',
+    (tx, op) => (tx.kernel.switches['reset-hooks'] ? [fn(tx, op.f)] : []),
+    (tx, op, cont) => cxl_reset_bus_function(tx, fn(tx, op.f), cont),
+  ),
   'sriov-enable': (tx, op) => done(sriov_enable(tx, fn(tx, op.f), op.numVfs)),
   'sriov-disable': (tx, op) => {
     const f = fn(tx, op.f);

@@ -58,12 +58,6 @@ function fmix(x: number): number {
   return x >>> 0;
 }
 
-/**
- * Records are immutable once a commit publishes them, so each one's content hash is computed once
- * and remembered: replacing a record then costs one lookup for the old one and one hash for the new.
- */
-const contentCache = new WeakMap<object, number[]>();
-
 function hashInto(v: unknown): void {
   if (typeof v === 'number') word(v);
   else if (typeof v === 'boolean') word(v ? 1 : 0);
@@ -72,17 +66,18 @@ function hashInto(v: unknown): void {
     word(v.length);
     for (let i = 0; i < v.length; i++) word(v.charCodeAt(i));
   } else if (typeof v === 'object') {
-    // Nested objects contribute their own (cached) content hash.
+    // Nested objects and arrays contribute their own content hash.
     const c = contentHash(v);
     word(c[0]!);
     word(c[1]!);
   }
 }
 
-/** The content hash of a record or array, as [hi, lo] (cached per object). */
+/**
+ * The content hash of a record or array, as [hi, lo]. (Caching it per immutable record in a
+ * WeakMap was measured slower: the ephemeron cost in GC outweighs the saved hashing.)
+ */
 export function contentHash(v: object): readonly number[] {
-  const hit = contentCache.get(v);
-  if (hit !== undefined) return hit;
   const s1 = h1;
   const s2 = h2;
   const sn = hn;
@@ -110,7 +105,6 @@ export function contentHash(v: object): readonly number[] {
   h1 = s1;
   h2 = s2;
   hn = sn;
-  contentCache.set(v, r);
   return r;
 }
 

@@ -59,7 +59,7 @@ export type Op =
   | { readonly op: 'sriov-enable'; readonly f: number; readonly numVfs: number }
   | { readonly op: 'sriov-disable'; readonly f: number }
   | { readonly op: 'hot-unplug'; readonly f: number }
-  /** Device faults: stop answering invalidations, or keep ATC entries after completing them. */
+  /** Device faults: stop answering invalidations, or keep ATC entries across a reset. */
   | { readonly op: 'device-fault'; readonly f: number; readonly fault: 'stop-answering' | 'hold-atc' }
   /** Arm a kernel-call failure: `fn` fails with `errno` at its (skip+1)th next call for function f (-1: any). */
   | {

@@ -82,7 +82,7 @@ export interface DeviceState {
   readonly resetting: boolean;
   /** Fault: the function stops answering invalidation requests. */
   readonly unresponsive: boolean;
-  /** Fault: the function completes invalidations but keeps its ATC entries. */
+  /** Fault: the function keeps its ATC entries across a reset (it does not clear its ATC on FLR). */
   readonly holdAtc: boolean;
   /** The Address Translation Cache: sorted flat triples [pasid, iova page, phys page], at STU granularity. */
   readonly atc: readonly number[];

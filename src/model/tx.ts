@@ -31,11 +31,14 @@ interface Changed {
   old: unknown;
 }
 
-/** One copy-on-write collection of records. */
+/**
+ * One copy-on-write collection of records. A transaction writes few records, so the indices it
+ * has copied are kept in a short list rather than a per-collection bitmap.
+ */
 class CowArray<T> {
   arr: readonly T[];
   private owned = false;
-  private recOwned: Uint8Array | null = null;
+  private copied: number[] | null = null;
   constructor(
     base: readonly T[],
     private readonly coll: Coll,
@@ -50,39 +53,35 @@ class CowArray<T> {
     if (!this.owned) {
       this.arr = this.arr.slice();
       this.owned = true;
-      this.recOwned = new Uint8Array(this.arr.length + 8);
     }
     return this.arr as T[];
   }
   /** The record for writing: copied on first write. */
   mut(i: number): Mutable<T> {
     const a = this.ownArray();
-    if (this.recOwned![i] !== 1) {
+    const c = (this.copied ??= []);
+    if (!c.includes(i)) {
       this.changes.push({ coll: this.coll, index: i, old: a[i] });
       a[i] = { ...a[i]! };
-      this.recOwned![i] = 1;
+      c.push(i);
     }
     return a[i] as Mutable<T>;
   }
   /** Replaces the record (e.g. null for a freed domain). */
   set(i: number, v: T): void {
     const a = this.ownArray();
-    if (this.recOwned![i] !== 1) {
+    const c = (this.copied ??= []);
+    if (!c.includes(i)) {
       this.changes.push({ coll: this.coll, index: i, old: a[i] });
-      this.recOwned![i] = 1;
+      c.push(i);
     }
     a[i] = v;
   }
   push(v: T): number {
     const a = this.ownArray();
     const i = a.length;
-    if (this.recOwned!.length <= i) {
-      const grown = new Uint8Array(i * 2 + 8);
-      grown.set(this.recOwned!);
-      this.recOwned = grown;
-    }
     this.changes.push({ coll: this.coll, index: i, old: undefined });
-    this.recOwned![i] = 1;
+    (this.copied ??= []).push(i);
     a.push(v);
     return i;
   }
@@ -268,6 +267,25 @@ export class Tx implements PciCtx {
     return 0;
   }
 
+  private collection(s: SystemState, c: Coll): readonly unknown[] {
+    switch (c) {
+      case Coll.Pci:
+        return s.pci;
+      case Coll.Dev:
+        return s.devs;
+      case Coll.Gdev:
+        return s.gdevs;
+      case Coll.Group:
+        return s.groups;
+      case Coll.Domain:
+        return s.domains;
+      case Coll.Master:
+        return s.masters;
+      default:
+        return s.threads;
+    }
+  }
+
   /** Events name domains by slot; after a canonical renumbering they must use the new slots. */
   private renumberEvents(map: (d: number) => number): void {
     const ev = this.events;
@@ -305,43 +323,34 @@ export class Tx implements PciCtx {
     }
     let hi = b.fpHi;
     let lo = b.fpLo;
-    const collOf = (c: Coll): readonly unknown[] =>
-      c === Coll.Pci
-        ? next.pci
-        : c === Coll.Dev
-          ? next.devs
-          : c === Coll.Gdev
-            ? next.gdevs
-            : c === Coll.Group
-              ? next.groups
-              : c === Coll.Domain
-                ? next.domains
-                : c === Coll.Master
-                  ? next.masters
-                  : next.threads;
     for (const ch of this.changes) {
       if (ch.old !== undefined) {
         const o = recordHash(ch.coll, ch.index, ch.old);
         hi ^= o.hi;
         lo ^= o.lo;
       }
-      const n = recordHash(ch.coll, ch.index, collOf(ch.coll)[ch.index]);
+      const n = recordHash(ch.coll, ch.index, this.collection(next, ch.coll)[ch.index]);
       hi ^= n.hi;
       lo ^= n.lo;
     }
-    const single = (bit: number, coll: Coll, oldV: unknown, newV: unknown): void => {
-      if ((this.singlesChanged & bit) === 0 || oldV === newV) return;
-      const o = recordHash(coll, 0, oldV);
-      hi ^= o.hi;
-      lo ^= o.lo;
-      const n = recordHash(coll, 0, newV);
-      hi ^= n.hi;
-      lo ^= n.lo;
-    };
-    single(1, Coll.Drv, b.drv, next.drv);
-    single(2, Coll.GlobalPasids, b.globalPasids, next.globalPasids);
-    single(4, Coll.Mem, b.mem, next.mem);
-    single(8, Coll.Faults, b.faults, next.faults);
+    const sc = this.singlesChanged;
+    if (sc !== 0) {
+      const pairs: [number, Coll, unknown, unknown][] = [
+        [1, Coll.Drv, b.drv, next.drv],
+        [2, Coll.GlobalPasids, b.globalPasids, next.globalPasids],
+        [4, Coll.Mem, b.mem, next.mem],
+        [8, Coll.Faults, b.faults, next.faults],
+      ];
+      for (const [bit, coll, oldV, newV] of pairs) {
+        if ((sc & bit) === 0 || oldV === newV) continue;
+        const o = recordHash(coll, 0, oldV);
+        hi ^= o.hi;
+        lo ^= o.lo;
+        const n = recordHash(coll, 0, newV);
+        hi ^= n.hi;
+        lo ^= n.lo;
+      }
+    }
     next = { ...next, fpHi: hi >>> 0, fpLo: lo >>> 0 };
     return next;
   }

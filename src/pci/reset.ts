@@ -16,6 +16,7 @@
  * unresponsive. DevCtl and Bridge Control are written with only the bit being set (the model does not
  * keep those registers).
  */
+import { atc_flush_all } from '../device/atc.js';
 import { ENODEV, ENOTTY, errnoName } from '../kernel/errno.js';
 import { emitConfigWrite } from '../kernel/events.js';
 import type { Continuation } from '../model/state.js';
@@ -59,11 +60,8 @@ export function pci_restore_state(tx: Tx, f: number): void {
  * own records (ats_enabled, ...) do not change.
  */
 export function deviceStartsReset(tx: Tx, f: number): void {
-  const dev = tx.mutDevice(f);
-  dev.resetting = true;
-  if (dev.atc.length !== 0) tx.emit({ kind: 'atc', bdf: tx.info(f).bdf, action: 'flush', pasid: 0, page: 0 });
-  dev.atc = [];
-  dev.pendingInv = 0;
+  atc_flush_all(tx, f);
+  tx.mutDevice(f).resetting = true;
   const p = tx.mut(f);
   p.atsCtrl = 0;
   p.pasidCtrl = 0;

@@ -93,8 +93,13 @@ export function newAttachState(tx: Tx, f: number, old: number, ssid: number): At
  */
 function predictAts(tx: Tx, state: AttachState, m: SmmuMaster): boolean {
   if (state.disable_ats) return false;
+  return smmu_predicts_ats(tx, state.f, m);
+}
+
+/** Whether an attach to a translating domain would predict ATS for f (IommuDriverOps.ats_supported). */
+export function smmu_predicts_ats(tx: Tx, f: number, m: SmmuMaster = tx.master(f) as SmmuMaster): boolean {
   if (tx.kernel.switches['smmu-ats-prepared-gate'] && !m.ats_prepared) return false;
-  return arm_smmu_ats_supported(tx, state.f);
+  return arm_smmu_ats_supported(tx, f);
 }
 
 /**

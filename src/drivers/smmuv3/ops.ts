@@ -17,7 +17,7 @@ import { EINVAL, EOPNOTSUPP } from '../../kernel/errno.js';
 import type { Tx } from '../../model/tx.js';
 import type { World } from '../../model/world.js';
 import { XLATE_ABORT, XLATE_BYPASS } from '../../device/dma.js';
-import { arm_smmu_attach_dev } from './attach.js';
+import { arm_smmu_attach_dev, smmu_predicts_ats } from './attach.js';
 import { initialSmmuDomain, type SmmuDomain } from './domain.js';
 import { arm_smmu_attach_dev_blocked, arm_smmu_attach_dev_identity } from './identity-blocked.js';
 import { iotlb_sync_issue, iotlb_sync_wait } from './invalidate.js';
@@ -149,4 +149,5 @@ export const smmuv3Ops: IommuDriverOps = {
   ats_allowed: smmu_ats_allowed,
   ats_enabled: (tx, f) => getMaster(tx, f).ats_enabled,
   attach_would_wait: smmu_attach_would_wait,
+  ats_supported: (tx, f) => smmu_predicts_ats(tx, f),
 };

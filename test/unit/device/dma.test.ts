@@ -194,17 +194,32 @@ describe('strict unmap', () => {
     expect(sim.events).toContainEqual({ kind: 'smmu-cmd', cmd: 'CMD_SYNC', result: 'timeout' });
   });
 
-  it('a function that holds its ATC completes the sync but keeps a stale translation', () => {
+  it('a completed invalidation always drops the entry, even at a function that holds its ATC across resets', () => {
     const { sim, a } = booted();
     const iova = mappedAndCached(sim, a);
     sim.step({ op: 'device-fault', f: a, fault: 'hold-atc' });
     sim.step({ op: 'dma-unmap', f: a, iova });
     sim.step({ op: 'dma-unmap', f: a, iova });
     expect(sim.events).toEqual([
-      { kind: 'atc', bdf: A, action: 'ignored', pasid: 0, page: 0, phys: 0 },
+      { kind: 'atc', bdf: A, action: 'drop', pasid: 0, page: 0, phys: 0 },
       { kind: 'smmu-cmd', cmd: 'CMD_SYNC', result: 'ok' },
     ]);
+    expect(sim.device(a).atc).toEqual([]);
+  });
+
+  it('without reset hooks (v6.12), an invalidation lost to an FLR leaves a function that keeps its ATC with a stale translation', () => {
+    const sim = new Sim(machine({ [A]: { ...EP_ATS, flr: true } }), { preset: 'v6.12', threads: 2 });
+    const a = sim.fn(A);
+    expect(sim.probe(a)).toBe(0);
+    expect(sim.attach(a, IOMMU_DOMAIN_DMA, true)).toBe(0);
+    const iova = mappedAndCached(sim, a);
+    sim.step({ op: 'device-fault', f: a, fault: 'hold-atc' });
+    expect(sim.step({ op: 'dma-unmap', f: a, iova }, 0).waiting).toBe(true);
+    expect(sim.step({ op: 'flr', f: a }, 1).waiting).toBe(true);
+    sim.step({ op: 'dma-unmap', f: a, iova }, 0);
+    expect(sim.events).toContainEqual({ kind: 'smmu-cmd', cmd: 'CMD_SYNC', result: 'timeout' });
     expect(sim.state.mem.pages[0]).toBe(0);
+    sim.step({ op: 'flr', f: a }, 1);
     expect(dma(sim, a, iova, true)).toEqual({
       kind: 'dma',
       bdf: A,

@@ -82,11 +82,6 @@ export class Sim {
   readonly world: World;
   state: SystemState;
   events: KernelEvent[] = [];
-  /**
-   * The slot the last attach used inside its transaction. Events name slots as they were then;
-   * the commit may renumber domains canonically, so read the state's slots from the groups.
-   */
-
   constructor(m: Machine, opts: SimOptions = {}) {
     this.world = createWorld(m, {
       kernel: resolveKernel(opts.preset ?? 'v7.3', opts.switches, opts.cmdline),

@@ -35,3 +35,18 @@ export * from './import/lspci-hex.js';
 export * from './import/lspci-text.js';
 export * from './import/lspci.js';
 export * from './export/lspci-dump.js';
+// The kernel model: importing the handlers registers every entry point.
+import './model/handlers.js';
+export * from './model/state.js';
+export * from './model/world.js';
+export * from './model/world-builder.js';
+export * from './model/ops.js';
+export * from './model/step.js';
+export * from './model/tx.js';
+export * from './model/fingerprint.js';
+export { fingerprintHex } from './model/hash.js';
+export * from './iommu/domain-type.js';
+export type { IommuDriverOps } from './iommu/driver-ops.js';
+export { smmuv3Ops } from './drivers/smmuv3/ops.js';
+export * from './invariants/invariant.js';
+export { INVARIANTS, invariantById, WARN_SITES } from './invariants/catalogue.js';

@@ -1,0 +1,130 @@
+/**
+ * Functional failures: what a user of the machine feels, whatever the kernel believes. Section g
+ * item 24 ("better to hard fail than silently lose function") names the first two.
+ */
+import { IOMMU_DOMAIN_IDENTITY, isPagingDomain } from '../iommu/domain-type.js';
+import { perFunction } from './incremental.js';
+import type { Finding, Invariant, InvariantContext } from './invariant.js';
+import {
+  NO_FINDINGS,
+  bdfOf,
+  deviceNeedsAts,
+  done,
+  effectiveRidDomain,
+  hasEvent,
+  managed,
+  push,
+  ridBlocked,
+} from './util.js';
+
+export const atsRequiredButOff: Invariant = perFunction(
+  {
+    id: 'ats-required-but-off',
+    ref: 24,
+    statement: 'ATS required but off: the device cannot reach host memory',
+    source:
+      'thread 1 (CXL r4.0 §3.2.5.13: CXL.cache needs the HPA from an ATS request); Jason Gunthorpe, 2026-05 ("less safe to get it off when it needs to be on")',
+    kind: 'functional',
+  },
+  ({ world, view }, f) => {
+    if (!world.iommu.features.ats) return null;
+    if (!managed(view, f) || view.dev(f).atsEnabled || view.device(f).resetting) return null;
+    const d = effectiveRidDomain(view, f);
+    if (d < 0 || ridBlocked(view, f) || !deviceNeedsAts(view, f)) return null;
+    const dom = view.domainOrNull(d);
+    const kind = dom === null ? '' : dom.type === IOMMU_DOMAIN_IDENTITY ? ' IDENTITY' : ' paging';
+    return push(
+      null,
+      `the function needs ATS (CXL.cache or coherent link) but ATS is off in its${kind} RID domain d${d}`,
+      bdfOf(world, f),
+    );
+  },
+);
+
+export const msiDoorbellUnmapped: Invariant = perFunction(
+  {
+    id: 'msi-doorbell-unmapped',
+    ref: 24,
+    statement: 'MSI doorbell unmapped: interrupts lost',
+    source:
+      'thread 1 RFCv1 discussion (Jason Gunthorpe 2026-02-20/26, Robin Murphy): BLOCKED or a fresh paging domain loses the ITS doorbell on ARM',
+    kind: 'functional',
+  },
+  ({ world, view }, f) => {
+    if (!world.iommu.features.msiThroughIommu) return null;
+    const dev = view.device(f);
+    if (!dev.msiInUse || dev.resetting || !managed(view, f) || view.gdev(f).blocked) return null;
+    const d = effectiveRidDomain(view, f);
+    if (d < 0) return null;
+    const dom = view.domainOrNull(d);
+    if (ridBlocked(view, f))
+      return push(
+        null,
+        `MSIs in use but the RID domain d${d} blocks DMA, so the doorbell write is aborted`,
+        bdfOf(world, f),
+      );
+    if (dom !== null && isPagingDomain(dom.type) && !dom.msiDoorbell)
+      return push(null, `MSIs in use but paging domain d${d} does not map the MSI doorbell`, bdfOf(world, f));
+    return null;
+  },
+);
+
+export const invalidationTimeout: Invariant = {
+  id: 'invalidation-timeout',
+  ref: 12,
+  statement:
+    'Invalidation timed out: a CMD_SYNC never completed because a device did not answer its ATC invalidation',
+  source:
+    'arm-smmu-v3 CERROR_ATC_INV ("ATC invalidate timeout"); f5b16b802174 (a resetting device may ignore invalidations)',
+  kind: 'functional',
+  check({ events }: InvariantContext): readonly Finding[] {
+    if (!hasEvent(events, 'smmu-cmd')) return NO_FINDINGS;
+    let out: Finding[] | null = null;
+    let since = 0;
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i]!;
+      if (e.kind !== 'smmu-cmd' || e.cmd !== 'CMD_SYNC') continue;
+      if (e.result === 'timeout') {
+        // The function blamed: the driver's "ATC invalidate timeout" line right after the sync,
+        // else the one ATC invalidation target since the previous sync.
+        const next = events[i + 1];
+        const targets = new Set<string>();
+        if (next?.kind === 'info' && next.message === 'ATC invalidate timeout') targets.add(next.bdf);
+        else
+          for (let j = since; j < i; j++) {
+            const x = events[j]!;
+            if (x.kind === 'smmu-cmd' && x.cmd === 'CMD_ATC_INV' && x.bdf !== undefined) targets.add(x.bdf);
+          }
+        const list = [...targets];
+        out = push(
+          out,
+          `CMD_SYNC timed out waiting for ATC invalidation${list.length === 0 ? '' : ` of ${list.join(', ')}`}`,
+          list.length === 1 ? list[0] : undefined,
+        );
+      }
+      since = i + 1;
+    }
+    return done(out);
+  },
+};
+
+export const noStaleTranslation: Invariant = {
+  id: 'no-stale-translation',
+  statement:
+    'Stale translation: a DMA reached memory through a cached translation its mapping no longer holds',
+  source:
+    'dma-iommu strict unmap; 587bb3e56a2c; f5b16b802174 (invalidations a resetting device ignores leave its ATC stale)',
+  kind: 'functional',
+  check({ events }: InvariantContext): readonly Finding[] {
+    if (!hasEvent(events, 'dma')) return NO_FINDINGS;
+    let out: Finding[] | null = null;
+    for (const e of events)
+      if (e.kind === 'dma' && e.outcome === 'stale')
+        out = push(
+          out,
+          `${e.translated ? 'translated' : 'untranslated'} DMA pasid ${e.pasid} iova 0x${e.iova.toString(16)} reached ${e.phys === undefined ? 'memory' : `page 0x${e.phys.toString(16)}`} through a stale translation`,
+          e.bdf,
+        );
+    return done(out);
+  },
+};

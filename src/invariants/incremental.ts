@@ -1,0 +1,349 @@
+/**
+ * Incremental checking. States are copy-on-write (model/tx.ts): a step replaces only the records
+ * it changes, so an invariant that looks at one function's neighbourhood need not look again at
+ * functions whose neighbourhood is the same objects as at its previous check. Each invariant built
+ * here remembers, per world, the last state it checked and its findings per function (or group);
+ * the next check recomputes only what changed since. This is what lets every invariant run after
+ * every step of an exploration.
+ *
+ * A function's neighbourhood is what the per-function checkers read: its pci_dev (and its PF's),
+ * its group_device, its IOMMU driver record, its group, the device's flags (not its ATC or pending
+ * invalidations), and the kind of each domain its group refers to (type, allocator, MSI doorbell;
+ * not the page table or IOTLB). A checker that reads more than that must not be built with
+ * perFunction(); one that applies only at quiescent points says so with `when`, and its memo then
+ * only ever holds quiescent states.
+ */
+import type { DeviceState, Domain, DriverRecord, SystemState } from '../model/state.js';
+import type { World } from '../model/world.js';
+import type { Finding, Invariant, InvariantContext } from './invariant.js';
+import { NO_FINDINGS } from './util.js';
+
+/** What changed between two states, for the incremental checkers. Valid until the next dirtySince() call. */
+export interface Dirty {
+  /** Everything is to be recomputed (no previous state, or a different shape). */
+  readonly all: boolean;
+  /** The functions whose neighbourhood changed: fnList[0..fnCount). */
+  readonly fnList: Int32Array;
+  readonly fnCount: number;
+  /** The groups whose record or a member's neighbourhood changed: groupList[0..groupCount). */
+  readonly groupList: Int32Array;
+  readonly groupCount: number;
+  /** A domain's driver record changed (shallowly compared), or domains were added or removed. */
+  readonly domainDrv: boolean;
+  readonly globalPasids: boolean;
+}
+
+function deviceFlagsEqual(a: DeviceState, b: DeviceState): boolean {
+  return (
+    a === b ||
+    (a.present === b.present &&
+      a.driver === b.driver &&
+      a.msiInUse === b.msiInUse &&
+      a.resetting === b.resetting &&
+      a.unresponsive === b.unresponsive &&
+      a.holdAtc === b.holdAtc)
+  );
+}
+
+function domainMetaEqual(a: Domain | null | undefined, b: Domain | null | undefined): boolean {
+  if (a === b) return true;
+  if (a === null || a === undefined || b === null || b === undefined) return false;
+  return a.type === b.type && a.allocator === b.allocator && a.msiDoorbell === b.msiDoorbell;
+}
+
+/** Whether slot d holds a domain of another kind than before (never indexes with -1: that is a slow dictionary lookup). */
+function domainMetaChanged(prev: SystemState, cur: SystemState, d: number): boolean {
+  if (d < 0) return false;
+  return !domainMetaEqual(prev.domains[d], cur.domains[d]);
+}
+
+function recordShallowEqual(a: DriverRecord, b: DriverRecord): boolean {
+  if (a === b) return true;
+  let n = 0;
+  for (const k in a) {
+    if (a[k] !== b[k]) return false;
+    n++;
+  }
+  for (const _ in b) n--;
+  return n === 0;
+}
+
+/** Buffers reused from one computation to the next (one world at a time, in practice). */
+interface Scratch {
+  world: World;
+  groupMark: Uint8Array;
+  fnList: Int32Array;
+  groupList: Int32Array;
+}
+let scratch: Scratch | null = null;
+
+function scratchFor(world: World): Scratch {
+  if (scratch?.world !== world) {
+    const n = world.infos.length;
+    const ng = world.groups.length;
+    scratch = {
+      world,
+      groupMark: new Uint8Array(ng),
+      fnList: new Int32Array(n),
+      groupList: new Int32Array(ng),
+    };
+  }
+  return scratch;
+}
+
+class DirtyImpl implements Dirty {
+  all = false;
+  fnCount = 0;
+  groupCount = 0;
+  domainDrv = false;
+  globalPasids = false;
+  constructor(
+    readonly fnList: Int32Array,
+    readonly groupList: Int32Array,
+  ) {}
+}
+
+function computeDirty(world: World, prev: SystemState | undefined, cur: SystemState, out: DirtyImpl): void {
+  const n = world.infos.length;
+  const ng = world.groups.length;
+  const sc = scratchFor(world);
+  out.fnCount = 0;
+  out.groupCount = 0;
+  if (prev === undefined || prev.pci.length !== n || prev.domains.length !== cur.domains.length) {
+    out.all = true;
+    out.domainDrv = true;
+    out.globalPasids = true;
+    for (let f = 0; f < n; f++) out.fnList[out.fnCount++] = f;
+    for (let g = 0; g < ng; g++) out.groupList[out.groupCount++] = g;
+    return;
+  }
+  out.all = false;
+  const groupMark = sc.groupMark;
+  const samePci = prev.pci === cur.pci;
+  const sameGdevs = prev.gdevs === cur.gdevs;
+  const sameMasters = prev.masters === cur.masters;
+  const sameGroups = prev.groups === cur.groups;
+  const sameDevs = prev.devs === cur.devs;
+  // Domains replaced in this step: did one change kind (rare: page-table and IOTLB updates do not
+  // count) or driver record (shallowly)?
+  let metaChanged = false;
+  let domainDrv = false;
+  if (prev.domains !== cur.domains) {
+    const pd = prev.domains;
+    const cd = cur.domains;
+    for (let d = 0; d < cd.length; d++) {
+      const a = pd[d];
+      const b = cd[d];
+      if (a === b) continue;
+      if (a === null || a === undefined || b === null || b === undefined) {
+        metaChanged = true;
+        domainDrv = true;
+        break;
+      }
+      if (!metaChanged && !domainMetaEqual(a, b)) metaChanged = true;
+      if (!domainDrv && !recordShallowEqual(a.drv, b.drv)) domainDrv = true;
+      if (metaChanged && domainDrv) break;
+    }
+  }
+  if (!(samePci && sameGdevs && sameMasters && sameGroups && sameDevs && !metaChanged)) {
+    let marked = 0;
+    groupMark.fill(0);
+    for (let f = 0; f < n; f++) {
+      let d = false;
+      if (!samePci) {
+        const pf = world.infos[f]!.physfn;
+        d = prev.pci[f] !== cur.pci[f] || (pf >= 0 && prev.pci[pf] !== cur.pci[pf]);
+      }
+      if (!d && !sameGdevs) d = prev.gdevs[f] !== cur.gdevs[f];
+      if (!d && !sameMasters) d = prev.masters[f] !== cur.masters[f];
+      if (!d && !sameDevs) d = !deviceFlagsEqual(prev.devs[f]!, cur.devs[f]!);
+      const g = world.groupOf[f]!;
+      if (!d && g >= 0 && !sameGroups) d = prev.groups[g] !== cur.groups[g];
+      if (!d && g >= 0 && metaChanged) {
+        const grp = cur.groups[g]!;
+        d =
+          domainMetaChanged(prev, cur, grp.domain) ||
+          domainMetaChanged(prev, cur, grp.defaultDomain) ||
+          domainMetaChanged(prev, cur, grp.blockingDomain);
+        const p = grp.pasids;
+        for (let i = 1; !d && i < p.length; i += 2) d = domainMetaChanged(prev, cur, p[i]!);
+      }
+      if (d) {
+        out.fnList[out.fnCount++] = f;
+        if (g >= 0) {
+          groupMark[g] = 1;
+          marked++;
+        }
+      }
+    }
+    if (!sameGroups)
+      for (let g = 0; g < ng; g++)
+        if (prev.groups[g] !== cur.groups[g]) {
+          groupMark[g] = 1;
+          marked++;
+        }
+    if (marked > 0) for (let g = 0; g < ng; g++) if (groupMark[g] === 1) out.groupList[out.groupCount++] = g;
+  }
+  out.domainDrv = domainDrv;
+  out.globalPasids = prev.globalPasids !== cur.globalPasids;
+}
+
+/** The last (prev, cur) pair computed: every checker of a step shares it. */
+let last: { world: World; prev: SystemState | undefined; cur: SystemState; dirty: DirtyImpl } | null = null;
+
+/**
+ * What changed from `prev` (the state an invariant last checked, or undefined) to `cur`. The
+ * result is shared and overwritten by the next call with another pair: use it at once.
+ */
+export function dirtySince(world: World, prev: SystemState | undefined, cur: SystemState): Dirty {
+  if (last !== null && last.world === world && last.cur === cur && last.prev === prev) return last.dirty;
+  const sc = scratchFor(world);
+  const dirty = last?.world === world ? last.dirty : new DirtyImpl(sc.fnList, sc.groupList);
+  computeDirty(world, prev, cur, dirty);
+  last = { world, prev, cur, dirty };
+  return dirty;
+}
+
+type InvariantHead = Omit<Invariant, 'check'>;
+
+/** Findings per part (function or group), with their concatenation kept up to date. */
+class Parts {
+  readonly parts: (readonly Finding[] | null)[];
+  private nonEmpty = 0;
+  private flat: readonly Finding[] = NO_FINDINGS;
+  private stale = false;
+  constructor(
+    n: number,
+    public state: SystemState,
+  ) {
+    this.parts = new Array<readonly Finding[] | null>(n).fill(null);
+  }
+  set(i: number, v: readonly Finding[] | null): void {
+    const old = this.parts[i] ?? null;
+    if (old === null && v === null) return;
+    if (old !== null) this.nonEmpty--;
+    if (v !== null) this.nonEmpty++;
+    this.parts[i] = v;
+    this.stale = true;
+  }
+  result(extra: readonly Finding[] | null = null): readonly Finding[] {
+    if (this.nonEmpty === 0 && extra === null) return NO_FINDINGS;
+    if (this.stale || extra !== null) {
+      const out: Finding[] = extra === null ? [] : [...extra];
+      for (const p of this.parts) if (p !== null) out.push(...p);
+      this.flat = out;
+      this.stale = false;
+    }
+    return this.flat;
+  }
+}
+
+/**
+ * An invariant checked function by function: `fn(c, f)` returns f's findings (null when none) and
+ * must read only f's neighbourhood (see the file comment). `when(c)`, if given, says whether the
+ * invariant applies to the state at all (e.g. only at quiescent points).
+ */
+export function perFunction(
+  head: InvariantHead,
+  fn: (c: InvariantContext, f: number) => Finding[] | null,
+  when?: (c: InvariantContext) => boolean,
+): Invariant {
+  const memo = new WeakMap<World, Parts>();
+  // The world checked last, and its memo: skips the WeakMap lookup on the hot path.
+  let lastWorld: World | null = null;
+  let lastMemo: Parts | undefined;
+  return {
+    ...head,
+    check(c: InvariantContext): readonly Finding[] {
+      if (when !== undefined && !when(c)) return NO_FINDINGS;
+      let m = lastWorld === c.world ? lastMemo : memo.get(c.world);
+      if (m === undefined) {
+        m = new Parts(c.world.infos.length, c.state);
+        memo.set(c.world, m);
+        for (let f = 0; f < c.world.infos.length; f++) m.set(f, fn(c, f));
+      } else if (m.state !== c.state) {
+        const dirty = dirtySince(c.world, m.state, c.state);
+        for (let i = 0; i < dirty.fnCount; i++) {
+          const f = dirty.fnList[i]!;
+          m.set(f, fn(c, f));
+        }
+        m.state = c.state;
+      }
+      lastWorld = c.world;
+      lastMemo = m;
+      return m.result();
+    },
+  };
+}
+
+/**
+ * An invariant checked group by group: `fn(c, g)` reads the group record and its members'
+ * neighbourhoods and the global PASIDs; `global(c)`, if given, reads only the global PASIDs and the
+ * world.
+ */
+export function perGroup(
+  head: InvariantHead,
+  fn: (c: InvariantContext, g: number) => Finding[] | null,
+  global?: (c: InvariantContext) => Finding[] | null,
+): Invariant {
+  type GroupMemo = { parts: Parts; global: readonly Finding[] | null };
+  const memo = new WeakMap<World, GroupMemo>();
+  let lastWorld: World | null = null;
+  let lastMemo: GroupMemo | undefined;
+  return {
+    ...head,
+    check(c: InvariantContext): readonly Finding[] {
+      const ng = c.world.groups.length;
+      let m = lastWorld === c.world ? lastMemo : memo.get(c.world);
+      if (m === undefined) {
+        m = { parts: new Parts(ng, c.state), global: global === undefined ? null : global(c) };
+        memo.set(c.world, m);
+        for (let g = 0; g < ng; g++) m.parts.set(g, fn(c, g));
+      } else if (m.parts.state !== c.state) {
+        const dirty = dirtySince(c.world, m.parts.state, c.state);
+        if (dirty.globalPasids) {
+          for (let g = 0; g < ng; g++) m.parts.set(g, fn(c, g));
+          if (global !== undefined) m.global = global(c);
+        } else
+          for (let i = 0; i < dirty.groupCount; i++) {
+            const g = dirty.groupList[i]!;
+            m.parts.set(g, fn(c, g));
+          }
+        m.parts.state = c.state;
+      }
+      lastWorld = c.world;
+      lastMemo = m;
+      return m.parts.result(m.global);
+    },
+  };
+}
+
+/**
+ * An invariant over all functions and the domains' driver records, recomputed whole when any
+ * function's neighbourhood or any domain's driver record changed since its last check.
+ */
+export function perDomains(
+  head: InvariantHead,
+  all: (c: InvariantContext) => readonly Finding[],
+  when?: (c: InvariantContext) => boolean,
+): Invariant {
+  const memo = new WeakMap<World, { state: SystemState; found: readonly Finding[] }>();
+  return {
+    ...head,
+    check(c: InvariantContext): readonly Finding[] {
+      if (when !== undefined && !when(c)) return NO_FINDINGS;
+      const m = memo.get(c.world);
+      if (m !== undefined) {
+        if (m.state === c.state) return m.found;
+        const dirty = dirtySince(c.world, m.state, c.state);
+        if (!dirty.all && dirty.fnCount === 0 && !dirty.domainDrv) {
+          m.state = c.state;
+          return m.found;
+        }
+      }
+      const found = all(c);
+      memo.set(c.world, { state: c.state, found });
+      return found;
+    },
+  };
+}

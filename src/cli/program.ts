@@ -2,6 +2,7 @@
 import { Command, CommanderError } from '@commander-js/extra-typings';
 import { InputError } from '../diagnostics.js';
 import { inspectCommand } from './commands/inspect.js';
+import { scenarioCommands } from './commands/scenario-commands.js';
 import { EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK } from './exit-codes.js';
 import { processIo, type CliIo } from './io.js';
 
@@ -21,7 +22,7 @@ export function buildProgram(io: CliIo): Command {
         io.err(s);
       },
     });
-  const sub = [inspectCommand(io)];
+  const sub = [inspectCommand(io), ...scenarioCommands(io)];
   for (const c of sub) {
     c.exitOverride()
       .configureOutput({

@@ -4,7 +4,7 @@
  * InputError naming `file:line:col`, the field path and what was expected; unknown keys are
  * errors. The format is documented in docs/machine-format.md.
  */
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { pathText, YamlSource, type PathSeg } from './yaml-source.js';
 import * as z from 'zod';
 import { InputError, type FileLocation } from '../diagnostics.js';
 import { canonicalBdf, parseBdf } from '../pci/bdf.js';
@@ -274,80 +274,6 @@ export function isMachineFileText(text: string): boolean {
   return TOP_KEY_RE.test(text);
 }
 
-type PathSeg = string | number | symbol;
-
-function pathText(path: readonly PathSeg[]): string {
-  let s = '';
-  for (const p of path) {
-    if (typeof p === 'number') s += `[${p}]`;
-    else s += s === '' ? String(p) : `.${String(p)}`;
-  }
-  return s === '' ? '(top level)' : s;
-}
-
-/** The node at `path`, or the deepest node on the way there; `key` asks for a map key's own node. */
-function nodeAt(doc: Document, path: readonly PathSeg[], key?: string): Node | null {
-  let node: unknown = doc.contents;
-  let found: Node | null = isNodeLike(node) ? node : null;
-  const segs = key === undefined ? path : [...path, key];
-  for (let i = 0; i < segs.length; i++) {
-    const seg = segs[i];
-    if (isMap(node)) {
-      const pair = node.items.find((p) => (isScalar(p.key) ? p.key.value === seg : p.key === seg));
-      if (pair === undefined) break;
-      const last = i === segs.length - 1;
-      if (last && key !== undefined) return isNodeLike(pair.key) ? pair.key : found;
-      if (isNodeLike(pair.value)) {
-        node = pair.value;
-        found = pair.value;
-      } else {
-        return isNodeLike(pair.key) ? pair.key : found;
-      }
-    } else if (isSeq(node) && typeof seg === 'number') {
-      const item: unknown = node.items[seg];
-      if (!isNodeLike(item)) break;
-      node = item;
-      found = item;
-    } else break;
-  }
-  return found;
-}
-
-function isNodeLike(v: unknown): v is Node {
-  return isScalar(v) || isMap(v) || isSeq(v);
-}
-
-function locationOf(file: string, lc: LineCounter, node: Node | null): FileLocation {
-  const offset = node?.range?.[0] ?? 0;
-  const pos = lc.linePos(offset);
-  return { file, line: pos.line, column: pos.col };
-}
-
-/** `, got <value>` for a scalar found at `path` in the parsed data, else ''. */
-function gotText(data: unknown, path: readonly PathSeg[]): string {
-  let v: unknown = data;
-  for (const seg of path) {
-    if (v === null || typeof v !== 'object') return '';
-    v = (v as Record<PropertyKey, unknown>)[seg];
-  }
-  if (typeof v === 'string') return `, got '${v.length > 40 ? `${v.slice(0, 40)}...` : v}'`;
-  if (typeof v === 'number' || typeof v === 'boolean' || v === null) return `, got ${String(v)}`;
-  if (Array.isArray(v)) return ', got a list';
-  return typeof v === 'object' ? ', got a mapping' : '';
-}
-
-/** True when the object at `path`'s parent has no such key (a required field is missing). */
-function isMissing(data: unknown, path: readonly PathSeg[]): boolean {
-  let v: unknown = data;
-  for (let i = 0; i < path.length; i++) {
-    const seg = path[i]!;
-    if (v === null || typeof v !== 'object') return false;
-    if (i === path.length - 1) return !Object.hasOwn(v, seg);
-    v = (v as Record<PropertyKey, unknown>)[seg];
-  }
-  return false;
-}
-
 /** `functions[3] (0000:01:00.0)` style context for a path inside a function entry. */
 function describePath(data: unknown, path: readonly PathSeg[]): string {
   const text = pathText(path);
@@ -375,54 +301,16 @@ function specOf(f: MachineFileFunction): FunctionSpec {
 
 /** Parses a machine description. `file` is only used to name locations in errors. */
 export function parseMachineFile(text: string, file: string): Machine {
-  const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true, strict: true });
-  const err = doc.errors[0];
-  if (err !== undefined) {
-    const pos = lc.linePos(err.pos[0]);
-    throw new InputError({
-      code: 'machine-file-syntax',
-      message: `not valid YAML/JSON: ${err.message.split('\n')[0] ?? err.code}`,
-      where: { file, line: pos.line, column: pos.col },
-    });
-  }
-  let data: unknown;
-  try {
-    data = doc.toJS({ maxAliasCount: 100 });
-  } catch (e) {
-    throw new InputError({
-      code: 'machine-file-syntax',
-      message: `cannot read the document: ${e instanceof Error ? e.message : String(e)}`,
-      where: { file, line: 1, column: 1 },
-    });
-  }
+  const src = YamlSource.parse(text, file, 'machine-file-syntax');
+  const data = src.data;
   const parsed = MachineFileSchema.safeParse(data);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    let node: Node | null;
-    let path: readonly PathSeg[] = issue.path;
-    let message = issue.message;
-    if (issue.code === 'unrecognized_keys') {
-      const key = issue.keys[0] ?? '';
-      node = nodeAt(doc, issue.path, key);
-      path = [...issue.path, key];
-      message = `unknown key '${key}'${issue.keys.length > 1 ? ` (and ${issue.keys.length - 1} more)` : ''}`;
-    } else {
-      node = nodeAt(doc, issue.path);
-      if (issue.path.length > 0 && isMissing(data, issue.path) && issue.code !== 'custom')
-        message = `required field is missing (${message})`;
-      else if (issue.code !== 'custom') message += gotText(data, issue.path);
-    }
-    throw new InputError({
-      code: 'machine-file-invalid',
-      message: `${describePath(data, path)}: ${message}`,
-      where: locationOf(file, lc, node),
-    });
+    throw src.zodError('machine-file-invalid', [], data, parsed.error, (path) => describePath(data, path));
   }
 
   const builder = new MachineBuilder({ sourceKind: 'machine-file' });
   parsed.data.functions.forEach((f, i) => {
-    const source = locationOf(file, lc, nodeAt(doc, ['functions', i]));
+    const source = src.where(['functions', i]);
     try {
       builder.function(f.bdf, specOf(f), source);
     } catch (e) {

@@ -9,7 +9,18 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { generateDump } from './gen-dump.js';
 
-const repo = resolve(import.meta.dirname, '..');
+/** The repository root: the nearest folder above this file with a package.json (bench/ runs compiled from dist-bench/). */
+function repoRoot(from: string): string {
+  let dir = from;
+  while (!existsSync(join(dir, 'package.json'))) {
+    const up = resolve(dir, '..');
+    if (up === dir) throw new Error('bench: no package.json above ' + from);
+    dir = up;
+  }
+  return dir;
+}
+
+const repo = repoRoot(import.meta.dirname);
 const atsim = join(repo, 'bin', 'atsim.js');
 
 async function writeDump(file: string, pfs: number, vfs: number): Promise<void> {

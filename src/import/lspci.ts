@@ -379,6 +379,12 @@ export function parseLspci(text: string, file: string): LspciParse {
       unknownRun = false;
       continue;
     }
+    // Inside a device's text, a line at column 0 that is neither a device line nor hex is most
+    // likely the tail of a line a mailer wrapped: the text parser rejoins or reports it.
+    if (cur.block !== null && !cur.skipping && cur.block.text.length > 0 && cur.block.hex === null) {
+      cur.block.text.push({ text: text.slice(start, end), line: lineNo });
+      continue;
+    }
     if (!unknownRun)
       fileDiags.push({
         code: 'unrecognized-line',

@@ -117,7 +117,10 @@ const out = { hi: 0, lo: 0 };
 export function recordHash(coll: Coll, index: number, rec: unknown): { hi: number; lo: number } {
   let chi: number;
   let clo: number;
-  if (rec === null || rec === undefined || typeof rec !== 'object') {
+  if (typeof rec === 'number') {
+    chi = fmix(rec ^ 0x3c6ef372);
+    clo = fmix(Math.imul(rec, 0x9e3779b1) ^ 0x1b873593);
+  } else if (rec === null || rec === undefined || typeof rec !== 'object') {
     chi = 0x5bd1e995;
     clo = 0x1b873593;
   } else {
@@ -152,7 +155,9 @@ function eachRecord(s: SystemState, fn: (coll: Coll, index: number, rec: unknown
   });
   fn(Coll.Drv, 0, s.drv);
   fn(Coll.GlobalPasids, 0, s.globalPasids);
-  fn(Coll.Mem, 0, s.mem);
+  // Every physical page is its own position, so a map or unmap rehashes one page, not the pool.
+  const pages = s.mem.pages;
+  for (let i = 0; i < pages.length; i++) fn(Coll.Mem, i, pages[i]);
   s.threads.forEach((r, i) => {
     fn(Coll.Thread, i, r);
   });

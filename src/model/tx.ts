@@ -333,12 +333,32 @@ export class Tx implements PciCtx {
       hi ^= n.hi;
       lo ^= n.lo;
     }
-    const sc = this.singlesChanged;
+    if ((this.singlesChanged & 4) !== 0 && b.mem !== next.mem) {
+      // Pages are hashed one by one (fingerprint.ts): only the ones that changed move the fingerprint.
+      const op = b.mem.pages;
+      const np = next.mem.pages;
+      const n = Math.max(op.length, np.length);
+      for (let i = 0; i < n; i++) {
+        const ov = op[i];
+        const nv = np[i];
+        if (ov === nv) continue;
+        if (ov !== undefined) {
+          const o = recordHash(Coll.Mem, i, ov);
+          hi ^= o.hi;
+          lo ^= o.lo;
+        }
+        if (nv !== undefined) {
+          const x = recordHash(Coll.Mem, i, nv);
+          hi ^= x.hi;
+          lo ^= x.lo;
+        }
+      }
+    }
+    const sc = this.singlesChanged & ~4;
     if (sc !== 0) {
       const pairs: [number, Coll, unknown, unknown][] = [
         [1, Coll.Drv, b.drv, next.drv],
         [2, Coll.GlobalPasids, b.globalPasids, next.globalPasids],
-        [4, Coll.Mem, b.mem, next.mem],
         [8, Coll.Faults, b.faults, next.faults],
       ];
       for (const [bit, coll, oldV, newV] of pairs) {

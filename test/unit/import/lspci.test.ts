@@ -446,3 +446,20 @@ describe('parseLspci: fuzzing with mutated corpus text', () => {
     );
   });
 });
+
+describe('mail-wrapped text at column 0', () => {
+  it('hands the wrapped tail to the text parser, which rejoins it', () => {
+    const lines = [
+      '00:02.0 VGA compatible controller [0300]: Intel Corporation Device [8086:191e] (rev 07)',
+      '\tCapabilities: [200 v1] Address Translation Service (ATS)',
+      '\t\tATSCap:\tInvalidate Queue Depth: 00',
+      '\t\tATSCtl:\tEnable+, Smallest Translation',
+      'Unit: 05',
+    ];
+    const wrapped = parseLspci(lines.join('\n') + '\n', 'wrapped.txt');
+    const f = wrapped.functions[0]!;
+    expect(f.ats?.enabled).toBe(true);
+    expect(f.ats?.stuRaw).toBe(5);
+    expect(wrapped.diagnostics.map((d) => d.code)).not.toContain('unrecognized-line');
+  });
+});

@@ -3,9 +3,9 @@
  * schemas in src/scenario/schema.ts (formatted by Prettier, as the repository's JSON is).
  * Run: npx tsx scripts/gen-scenario-schema.ts (add --check to fail instead of writing when stale).
  */
-import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { format, resolveConfig } from 'prettier';
+import { writeGenerated } from './generated-file.js';
 import { scenarioJsonSchema } from '../src/scenario/schema.js';
 
 export const schemaPath = join(resolve(import.meta.dirname, '..'), 'schema', 'scenario.schema.json');
@@ -18,19 +18,5 @@ export async function scenarioSchemaText(): Promise<string> {
 
 if (process.argv[1]?.endsWith('gen-scenario-schema.ts') === true) {
   const text = await scenarioSchemaText();
-  if (process.argv.includes('--check')) {
-    let current = '';
-    try {
-      current = readFileSync(schemaPath, 'utf8');
-    } catch {
-      // missing counts as stale
-    }
-    if (current !== text) {
-      console.error('schema/scenario.schema.json is stale: run npx tsx scripts/gen-scenario-schema.ts');
-      process.exit(1);
-    }
-  } else {
-    writeFileSync(schemaPath, text);
-    console.log('wrote schema/scenario.schema.json');
-  }
+  writeGenerated('schema/scenario.schema.json', text, 'gen-scenario-schema.ts');
 }

@@ -2,9 +2,9 @@
  * Writes scenarios/README.md from the library's scenario files, formatted by Prettier as the
  * repository's Markdown is. Run: npx tsx scripts/gen-scenarios-readme.ts (--check: fail when stale).
  */
-import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { format, resolveConfig } from 'prettier';
+import { writeGenerated } from './generated-file.js';
 import { libraryDocs, libraryDir } from '../src/node/load-scenario.js';
 import { renderLibraryReadme } from '../src/scenario/library-readme.js';
 
@@ -19,19 +19,5 @@ export async function libraryReadmeText(): Promise<string> {
 
 if (process.argv[1]?.endsWith('gen-scenarios-readme.ts') === true) {
   const text = await libraryReadmeText();
-  if (process.argv.includes('--check')) {
-    let current = '';
-    try {
-      current = readFileSync(readmePath, 'utf8');
-    } catch {
-      // missing counts as stale
-    }
-    if (current !== text) {
-      console.error('scenarios/README.md is stale: run npx tsx scripts/gen-scenarios-readme.ts');
-      process.exit(1);
-    }
-  } else {
-    writeFileSync(readmePath, text);
-    console.log('wrote scenarios/README.md');
-  }
+  writeGenerated('scenarios/README.md', text, 'gen-scenarios-readme.ts');
 }

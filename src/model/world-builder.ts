@@ -8,7 +8,7 @@ import { InputError } from '../diagnostics.js';
 import { formatBdf, fromRoutingId, parseBdf, routingId, type Bdf } from '../pci/bdf.js';
 import type { PciFunction } from '../pci/function.js';
 import { bdfOrder, initialPciDevs, pciDevInfoFromMachine, pci_enumerate_device } from '../pci/pci-dev.js';
-import { INFERRED_VF_UNKNOWN, type Machine, type MachineFunction } from '../pci/topology.js';
+import { inferredVf, type Machine, type MachineFunction } from '../pci/topology.js';
 import type { IommuDriverOps } from '../iommu/driver-ops.js';
 import { withFingerprint } from './fingerprint.js';
 import type { DeviceState, Group, GroupDev, SystemState, ThreadState } from './state.js';
@@ -51,49 +51,20 @@ export const DEFAULT_VF_SLOTS = 2;
  * its PF's). No PASID/PRI (VFs share the PF's) and no Express capability (unknown).
  */
 function vfSlotFunction(pf: PciFunction, bdf: Bdf, vfDeviceId: number | null): PciFunction {
+  const vf = inferredVf(pf, bdf, vfDeviceId);
   const a = pf.ats;
+  if (a === null) return vf;
   return {
-    bdf,
-    sourceKind: 'sriov-inferred',
-    source: pf.source,
-    config: null,
-    header: {
-      vendorId: pf.header.vendorId,
-      deviceId: vfDeviceId,
-      revision: null,
-      classCode: null,
-      headerLayout: 0,
-      multiFunction: null,
-      subsystemVendorId: null,
-      subsystemId: null,
-      secondaryBus: null,
-      subordinateBus: null,
+    ...vf,
+    ats: {
+      offset: a.offset,
+      queueDepthRaw: a.queueDepthRaw,
+      pageAligned: a.pageAligned,
+      globalInvalidate: a.globalInvalidate,
+      enabled: false,
+      stuRaw: 0,
     },
-    capabilities: null,
-    extCapsReadable: null,
-    express: null,
-    ats:
-      a === null
-        ? null
-        : {
-            offset: a.offset,
-            queueDepthRaw: a.queueDepthRaw,
-            pageAligned: a.pageAligned,
-            globalInvalidate: a.globalInvalidate,
-            enabled: false,
-            stuRaw: 0,
-          },
-    sriov: null,
-    pasid: null,
-    pri: null,
-    acs: null,
-    dvsecs: [],
-    cxl: null,
-    externalFacing: null,
-    driver: null,
-    physfnHint: pf.bdf,
-    unknown: a === null ? INFERRED_VF_UNKNOWN : INFERRED_VF_UNKNOWN.filter((u) => u !== 'ats'),
-    diagnostics: [],
+    unknown: vf.unknown.filter((u) => u !== 'ats'),
   };
 }
 

@@ -3,6 +3,7 @@
  * or lspci output, told apart by content) and optionally a live sysfs tree, merged into one
  * topology. When two inputs show the same BDF the first one wins (buildMachine warns).
  */
+import { readTextFile } from './read-text-file.js';
 import { readFileSync } from 'node:fs';
 import { InputError, type Diagnostic } from '../diagnostics.js';
 import { parseLspci } from '../import/lspci.js';
@@ -28,19 +29,10 @@ export function detectFormat(text: string): InputFormat {
 }
 
 function readInput(file: string): string {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(file);
-  } catch (e) {
-    const why = e instanceof Error ? e.message : String(e);
-    throw new InputError({ code: 'input-unreadable', message: `cannot read ${file}: ${why}` });
-  }
-  if (bytes.includes(0))
-    throw new InputError({
-      code: 'input-binary',
-      message: `${file} is binary; atsim reads lspci text (lspci -vvv -xxxx) or machine files (docs/machine-format.md)`,
-    });
-  return new TextDecoder('utf-8').decode(bytes);
+  return readTextFile(
+    file,
+    'atsim reads lspci text (lspci -vvv -xxxx) or machine files (docs/machine-format.md)',
+  );
 }
 
 export function loadMachine(inputs: MachineInputs): Machine {

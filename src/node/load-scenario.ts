@@ -4,6 +4,7 @@
  * an lspci dump, a machine file, or a sysfs snapshot directory), and bind it. Also finds the
  * built-in scenario library, relative to the installed package rather than the working directory.
  */
+import { readTextFile } from './read-text-file.js';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { InputError } from '../diagnostics.js';
@@ -26,19 +27,7 @@ export function exampleMachinePath(name: string): string {
 const SCENARIO_EXT = /\.(ya?ml|json)$/i;
 
 function readText(file: string): string {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(file);
-  } catch (e) {
-    const why = e instanceof Error ? e.message : String(e);
-    throw new InputError({ code: 'input-unreadable', message: `cannot read ${file}: ${why}` });
-  }
-  if (bytes.includes(0))
-    throw new InputError({
-      code: 'input-binary',
-      message: `${file} is binary; a scenario is YAML or JSON (docs/scenario-format.md)`,
-    });
-  return new TextDecoder('utf-8').decode(bytes);
+  return readTextFile(file, 'a scenario is YAML or JSON (docs/scenario-format.md)');
 }
 
 /** The machine a parsed scenario names; `baseDir` is the scenario file's folder. */

@@ -94,7 +94,8 @@ function whereOf(fn: PciFunction): Diagnostic['where'] {
   return fn.source ?? { bdf: fn.bdf };
 }
 
-function inferredVf(pf: PciFunction, bdf: Bdf, vfDeviceId: number | null): PciFunction {
+/** A VF the input does not list: the PF's vendor and VF Device ID, everything else unknown. */
+export function inferredVf(pf: PciFunction, bdf: Bdf, vfDeviceId: number | null): PciFunction {
   return {
     bdf,
     sourceKind: 'sriov-inferred',

@@ -4,11 +4,13 @@
  * `npm run bench -- inspect kernel-model` runs only the named ones.
  */
 import { inspectBench } from './inspect.bench.js';
+import { explorerBench } from './explorer.bench.js';
 import { kernelModelBench } from './kernel-model.bench.js';
 
 const BENCHES: Record<string, (log: (s: string) => void) => Promise<unknown>> = {
   inspect: inspectBench,
   'kernel-model': kernelModelBench,
+  explorer: explorerBench,
 };
 
 const args = process.argv.slice(2);

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Installs everything atsim and its tests need on a fresh Debian machine: the Debian packages the
-# differential tests use as oracles (pciutils for lspci), then the npm packages (npm ci).
+# tests use as oracles (pciutils for lspci; spin and gcc for the explorer's Spin comparison), then
+# the npm packages (npm ci).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v lspci >/dev/null 2>&1 || need_apt+=(pciutils)
+command -v spin >/dev/null 2>&1 || need_apt+=(spin)
+command -v gcc >/dev/null 2>&1 || need_apt+=(gcc)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${need_apt[*]}"
   SUDO=""

@@ -50,3 +50,5 @@ export type { IommuDriverOps } from './iommu/driver-ops.js';
 export { smmuv3Ops } from './drivers/smmuv3/ops.js';
 export * from './invariants/invariant.js';
 export { INVARIANTS, invariantById, WARN_SITES } from './invariants/catalogue.js';
+// The explorer's engine (model-agnostic); worker_threads and shard files live in src/node.
+export * as explore from './explore/index.js';

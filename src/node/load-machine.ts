@@ -4,8 +4,7 @@
  * topology. When two inputs show the same BDF the first one wins (buildMachine warns).
  */
 import { readTextFile } from './read-text-file.js';
-import { readFileSync } from 'node:fs';
-import { InputError, type Diagnostic } from '../diagnostics.js';
+import type { Diagnostic } from '../diagnostics.js';
 import { parseLspci } from '../import/lspci.js';
 import { isMachineFileText, parseMachineFile } from '../import/machine-file.js';
 import type { Bdf } from '../pci/bdf.js';

@@ -5,7 +5,7 @@
  * built-in scenario library, relative to the installed package rather than the working directory.
  */
 import { readTextFile } from './read-text-file.js';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { InputError } from '../diagnostics.js';
 import { bindScenario, type BoundScenario } from '../scenario/bind.js';

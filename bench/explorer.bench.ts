@@ -15,15 +15,16 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { ExploreOptions } from '../src/explore/options.js';
 import type { AtsReferenceParams } from '../src/explore/models/ats-reference.js';
 import type { Model, ModelRef } from '../src/explore/model.js';
 import type { ExploreResult } from '../src/explore/result.js';
 import type { WorkerExploreOptions } from '../src/node/explore-workers.js';
+import { repoRoot } from './repo-root.js';
 
-const repo = resolve(import.meta.dirname, '..');
+const repo = repoRoot(import.meta.dirname);
 const dist = join(repo, 'dist');
 
 interface Built {

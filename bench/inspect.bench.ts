@@ -6,19 +6,9 @@
 import { spawnSync } from 'node:child_process';
 import { createWriteStream, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { generateDump } from './gen-dump.js';
-
-/** The repository root: the nearest folder above this file with a package.json (bench/ runs compiled from dist-bench/). */
-function repoRoot(from: string): string {
-  let dir = from;
-  while (!existsSync(join(dir, 'package.json'))) {
-    const up = resolve(dir, '..');
-    if (up === dir) throw new Error('bench: no package.json above ' + from);
-    dir = up;
-  }
-  return dir;
-}
+import { repoRoot } from './repo-root.js';
 
 const repo = repoRoot(import.meta.dirname);
 const atsim = join(repo, 'bin', 'atsim.js');

@@ -265,13 +265,16 @@ const TOP_KEY_RE = /^(functions|name|description)\s*:/m;
  * `description:` key, none of which lspci ever prints at the start of a line.
  */
 export function isMachineFileText(text: string): boolean {
-  for (const raw of text.split('\n', 200)) {
+  // A machine description says what it is near its top: sniff the first 64 KiB only, so that a
+  // 400 MB lspci dump is not scanned twice.
+  const head = text.length > 65536 ? text.slice(0, 65536) : text;
+  for (const raw of head.split('\n', 200)) {
     const line = raw.trim();
     if (line === '' || line.startsWith('#') || line === '---' || line.startsWith('%')) continue;
     if (line.startsWith('{')) return true;
     break;
   }
-  return TOP_KEY_RE.test(text);
+  return TOP_KEY_RE.test(head);
 }
 
 /** `functions[3] (0000:01:00.0)` style context for a path inside a function entry. */

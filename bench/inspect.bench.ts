@@ -1,7 +1,8 @@
 /**
  * Issue-2 benchmark: `atsim inspect --format json` against `lspci -F FILE -vvv` on a synthetic
  * `-xxxx` dump of 200 PFs × (1 + 49 VFs) = 10,000 functions, whole process to whole process, plus
- * 1k and 30k functions for linearity. Peak memory comes from GNU time when it is installed.
+ * 1k and 30k functions for linearity. Each command runs twice and the faster run counts, for both
+ * tools alike. Peak memory comes from GNU time when it is installed.
  */
 import { spawnSync } from 'node:child_process';
 import { createWriteStream, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
@@ -29,6 +30,13 @@ async function writeDump(file: string, pfs: number, vfs: number): Promise<void> 
       else resolve();
     });
   });
+}
+
+/** The faster of two runs of the same command (the first may pay for a just-written file). */
+function best(cmd: string, args: string[]): Run {
+  const a = timed(cmd, args);
+  const b = timed(cmd, args);
+  return b.seconds < a.seconds ? b : a;
 }
 
 interface Run {
@@ -69,7 +77,7 @@ export async function inspectBench(log: (s: string) => void): Promise<unknown> {
       const file = join(dir, `dump-${label}.txt`);
       await writeDump(file, pfs, 49);
       const mb = statSync(file).size / 1e6;
-      const a = timed(process.execPath, [atsim, 'inspect', file, '--format', 'json']);
+      const a = best(process.execPath, [atsim, 'inspect', file, '--format', 'json']);
       if (a.status !== 0) throw new Error(`atsim inspect exited ${a.status} on ${label}`);
       const row: Record<string, unknown> = {
         functions: pfs * 50,
@@ -78,7 +86,7 @@ export async function inspectBench(log: (s: string) => void): Promise<unknown> {
         atsimPeakMiB: a.peakMiB && +a.peakMiB.toFixed(0),
       };
       if (label === '10k') {
-        const l = timed('lspci', ['-F', file, '-vvv']);
+        const l = best('lspci', ['-F', file, '-vvv']);
         row.lspciSeconds = +l.seconds.toFixed(2);
         row.lspciPeakMiB = l.peakMiB && +l.peakMiB.toFixed(0);
         row.speedup = +(l.seconds / a.seconds).toFixed(2);

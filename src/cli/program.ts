@@ -1,6 +1,7 @@
 /** The `atsim` command line. Exit codes are in exit-codes.ts and the README. */
 import { Command, CommanderError } from '@commander-js/extra-typings';
 import { InputError } from '../diagnostics.js';
+import { exploreCommand } from './commands/explore.js';
 import { inspectCommand } from './commands/inspect.js';
 import { scenarioCommands } from './commands/scenario-commands.js';
 import { EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK } from './exit-codes.js';
@@ -22,7 +23,7 @@ export function buildProgram(io: CliIo): Command {
         io.err(s);
       },
     });
-  const sub = [inspectCommand(io), ...scenarioCommands(io)];
+  const sub = [inspectCommand(io), ...scenarioCommands(io), exploreCommand(io)];
   for (const c of sub) {
     c.exitOverride()
       .configureOutput({

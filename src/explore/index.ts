@@ -35,3 +35,5 @@ export {
 } from './shard.js';
 export type { AtsPacked, AtsReferenceParams, AtsReferenceState } from './models/ats-reference.js';
 export { AtsReference, atsReferencePromela, createAtsReference } from './models/ats-reference.js';
+export type { KernelChoice, KernelExploreState, KernelModelSpec, KernelStep } from './models/kernel.js';
+export { createKernelModel, KernelModel } from './models/kernel.js';

@@ -33,8 +33,16 @@ export interface BoundScenario {
   readonly groups: readonly (readonly Bdf[])[];
   readonly requireDirect: readonly Bdf[];
   readonly plan: readonly PlannedOp[];
-  /** Threads the initial state needs (1 + the most background operations in progress at once). */
+  /**
+   * Threads the initial state needs: 1 + the most background operations in progress at once; for
+   * an explore scenario, 1 + one per thread + one per choice (threads[t] is model thread 1 + t,
+   * choices[c] model thread 1 + T + c; the setup steps run to completion on thread 0).
+   */
   readonly threads: number;
+  /** The explorer's threads: their operations (empty for a scenario without threads:). */
+  readonly threadOps: readonly (readonly PlannedOp[])[];
+  /** The explorer's choices, with their budgets. */
+  readonly choiceOps: readonly { readonly planned: PlannedOp; readonly max: number }[];
   /** VF slots per PF whose VFs are off in the machine (WorldOptions.vfSlots): enough for every sriov-enable step. */
   readonly vfSlots: number;
 }
@@ -166,7 +174,7 @@ function toOp(s: ScenarioStep, f: number): Op {
 export function bindScenario(doc: ScenarioDoc, input: Machine): BoundScenario {
   const src = doc.source;
   let vfSlots = DEFAULT_VF_SLOTS;
-  for (const s of doc.steps) {
+  for (const s of [...doc.steps, ...doc.threads.flat(), ...doc.choices.map((c) => c.step)]) {
     const n = s.op === 'sriov-enable' ? s.args.numVfs : undefined;
     if (typeof n === 'number' && n > vfSlots) vfSlots = n;
   }
@@ -232,5 +240,25 @@ export function bindScenario(doc: ScenarioDoc, input: Machine): BoundScenario {
       begun.delete(key);
     }
   }
-  return { doc, machine, groups, requireDirect, plan, threads: busy.length, vfSlots };
+  const T = doc.threads.length;
+  const threadOps = doc.threads.map((list, t) =>
+    list.map((s) => ({
+      step: s,
+      op: toOp(s, s.bdf === null ? -1 : fnIndex(doc, machine, s.bdf, s.bdfPath)),
+      thread: 1 + t,
+      phase: null,
+    })),
+  );
+  const choiceOps = doc.choices.map((c, i) => ({
+    planned: {
+      step: c.step,
+      op: toOp(c.step, c.step.bdf === null ? -1 : fnIndex(doc, machine, c.step.bdf, c.step.bdfPath)),
+      thread: 1 + T + i,
+      phase: null,
+    },
+    max: c.max,
+  }));
+  const threads =
+    T + doc.choices.length === 0 ? busy.length : Math.max(busy.length, 1 + T + doc.choices.length);
+  return { doc, machine, groups, requireDirect, plan, threads, threadOps, choiceOps, vfSlots };
 }

@@ -6,8 +6,9 @@
 import { InputError } from '../diagnostics.js';
 import type { PresetId } from '../kernel/presets.js';
 import type { BoundScenario } from './bind.js';
+import { exploreScenario } from './explore.js';
 import { runScenario } from './run.js';
-import type { Verdict } from './types.js';
+import { isExploreScenario, type Verdict } from './types.js';
 
 export interface CheckCell {
   readonly preset: PresetId;
@@ -47,8 +48,29 @@ export type CheckInput =
 
 const HOLDS: Verdict = { kind: 'holds' };
 
+/** States `atsim check` explores at most per cell of a scenario with threads or choices. */
+export const CHECK_EXPLORE_MAX_STATES = 200_000;
+
+/** A cell of an explore scenario: a breadth-first search to the first violation (see explore.ts for the verdict). */
+function exploreCell(bound: BoundScenario, preset: PresetId): CheckCell {
+  const r = exploreScenario(bound, { preset, maxStates: CHECK_EXPLORE_MAX_STATES });
+  return {
+    preset,
+    status: r.violated.length === 0 ? 'holds' : 'violated',
+    violated: r.violated,
+    expected: r.expected ?? HOLDS,
+    retMismatches: r.trace.retMismatches,
+    error:
+      r.trace.error === null
+        ? null
+        : `model failed at setup step #${r.trace.error.n}: ${r.trace.error.message}`,
+    met: r.met,
+  };
+}
+
 export function checkCell(bound: BoundScenario, preset: PresetId): CheckCell {
   try {
+    if (isExploreScenario(bound.doc)) return exploreCell(bound, preset);
     const t = runScenario(bound, { preset, snapshots: 'none' });
     const expected = t.expected ?? HOLDS;
     if (t.error !== null)

@@ -24,7 +24,9 @@ import {
   IommuSchema,
   OP_SYNTAX,
   PHASES,
-  RESERVED_KEYS,
+  CHOICE_KEYS,
+  ChoiceMaxSchema,
+  THREAD_STEP_KEYS,
   RetExpectSchema,
   STEP_KEYS,
   STEP_OPS,
@@ -40,6 +42,7 @@ import type {
   BdfRefLike,
   MachineSpec,
   PerPreset,
+  ScenarioChoice,
   ScenarioDoc,
   ScenarioStep,
   Verdict,
@@ -80,8 +83,6 @@ export function parseScenario(text: string, file: string): ScenarioDoc {
     );
 
   for (const key of Object.keys(data)) {
-    if ((RESERVED_KEYS as readonly string[]).includes(key))
-      throw src.error(CODE, [], `'${key}' is reserved for the explorer and not supported yet`, key);
     if (!Object.hasOwn(TOP_SHAPE, key))
       throw src.error(
         CODE,
@@ -111,6 +112,17 @@ export function parseScenario(text: string, file: string): ScenarioDoc {
     throw src.error(CODE, ['steps'], `expected a list of steps${describeValue(data.steps)}`);
   const steps = data.steps.map((s, i) => parseStep(src, s, i));
   checkPhases(src, steps);
+  const threads = parseThreads(src, data.threads);
+  const choices = parseChoices(src, data.choices);
+  if (threads.length > 0 || choices.length > 0) {
+    const begun = steps.find((s) => s.phase !== null);
+    if (begun !== undefined)
+      throw src.error(
+        CODE,
+        [...begun.path, begun.op, 'phase'],
+        'a scenario with threads or choices sets up with whole steps: put interleaved operations in threads:',
+      );
+  }
 
   const expectIds: BdfRefLike[] = [];
   const expect = data.expect === undefined ? null : parseExpect(src, data.expect, expectIds);
@@ -129,6 +141,8 @@ export function parseScenario(text: string, file: string): ScenarioDoc {
     kernel,
     faults,
     steps,
+    threads,
+    choices,
     implicitBoot: !steps.some((s) => s.op === 'boot'),
     expect,
     expectIds,
@@ -339,15 +353,61 @@ function unknownStep(src: YamlSource, path: readonly PathSeg[], name: string, ke
   return src.error(CODE, path, `unknown step '${name}'; expected one of ${STEP_OPS.join(', ')}`, key, false);
 }
 
-function parseStep(src: YamlSource, raw: unknown, i: number): ScenarioStep {
-  const path = ['steps', i];
+function parseThreads(src: YamlSource, raw: unknown): ScenarioStep[][] {
+  if (raw === undefined) return [];
+  if (!Array.isArray(raw))
+    throw src.error(
+      CODE,
+      ['threads'],
+      `expected a list of threads, each a list of steps${describeValue(raw)}`,
+    );
+  return raw.map((t, i) => {
+    const path = ['threads', i];
+    if (!Array.isArray(t))
+      throw src.error(CODE, path, `expected a list of steps (one thread)${describeValue(t)}`);
+    if (t.length === 0) throw src.error(CODE, path, 'a thread needs at least one step');
+    return t.map((x, j) => parseStep(src, x, j, { base: path, origin: 'thread', keys: THREAD_STEP_KEYS }));
+  });
+}
+
+function parseChoices(src: YamlSource, raw: unknown): ScenarioChoice[] {
+  if (raw === undefined) return [];
+  if (!Array.isArray(raw))
+    throw src.error(CODE, ['choices'], `expected a list of choices${describeValue(raw)}`);
+  return raw.map((c, i) => {
+    const path = ['choices', i];
+    if (!isRecord(c))
+      throw src.error(
+        CODE,
+        path,
+        `expected an operation with a budget, such as device-dma: {bdf: 0000:03:00.0, iova: 0, translated: true} with max: 1${describeValue(c)}`,
+      );
+    if (!Object.hasOwn(c, 'max'))
+      throw src.error(CODE, path, 'a choice needs max: (how many times the explorer may fire it)');
+    const max = check(src, ChoiceMaxSchema, [...path, 'max'], c.max);
+    const step = parseStep(src, c, i, { base: ['choices'], origin: 'choice', keys: CHOICE_KEYS });
+    return { step, max };
+  });
+}
+
+interface StepListSpec {
+  readonly base: readonly PathSeg[];
+  readonly origin: 'step' | 'thread' | 'choice';
+  readonly keys: readonly string[];
+}
+
+const STEPS_LIST: StepListSpec = { base: ['steps'], origin: 'step', keys: STEP_KEYS };
+
+function parseStep(src: YamlSource, raw: unknown, i: number, list: StepListSpec = STEPS_LIST): ScenarioStep {
+  const path = [...list.base, i];
   const where = src.where(path);
+  const origin = list.origin;
   if (typeof raw === 'string') {
     if (!isStepOp(raw)) throw unknownStep(src, path, raw);
     if (OP_SYNTAX[raw].args !== null)
       throw src.error(CODE, path, `'${raw}' needs arguments, e.g. - ${raw}: ${exampleOf(raw)}`);
     return {
-      origin: 'step',
+      origin,
       index: i,
       path,
       where,
@@ -367,7 +427,14 @@ function parseStep(src: YamlSource, raw: unknown, i: number): ScenarioStep {
       `expected an operation: a name such as boot, or a mapping such as bind: {bdf: 0000:03:00.0, kind: dma}${describeValue(raw)}`,
     );
   const keys = Object.keys(raw);
-  const opKeys = keys.filter((k) => !(STEP_KEYS as readonly string[]).includes(k));
+  if (origin !== 'step' && Object.hasOwn(raw, 'expect'))
+    throw src.error(
+      CODE,
+      [...path, 'expect'],
+      `no expect in ${origin === 'thread' ? 'a thread' : 'a choice'}: the explorer checks invariants, not return values`,
+      'expect',
+    );
+  const opKeys = keys.filter((k) => !list.keys.includes(k));
   if (opKeys.length === 0)
     throw src.error(CODE, path, `no operation in this step; expected one of ${STEP_OPS.join(', ')}`);
   const bad = opKeys.find((k) => !isStepOp(k));
@@ -376,6 +443,12 @@ function parseStep(src: YamlSource, raw: unknown, i: number): ScenarioStep {
     throw src.error(CODE, path, `one operation per step, found ${opKeys.join(' and ')}`, opKeys[1]);
   const name = opKeys[0] as OpName;
   const body = parseOpBody(src, [...path, name], name, raw[name]);
+  if (body.phase !== null && origin !== 'step')
+    throw src.error(
+      CODE,
+      [...path, name, 'phase'],
+      `no phase in ${origin === 'thread' ? 'a thread' : 'a choice'}: the explorer runs every operation phase by phase`,
+    );
   const expect = raw.expect === undefined ? null : parseRetExpect(src, [...path, 'expect'], raw.expect);
   let note: string | null = null;
   if (raw.note !== undefined) {
@@ -383,7 +456,7 @@ function parseStep(src: YamlSource, raw: unknown, i: number): ScenarioStep {
       throw src.error(CODE, [...path, 'note'], `expected text${describeValue(raw.note)}`);
     note = raw.note;
   }
-  return { origin: 'step', index: i, path, where, op: name, ...body, expect, note };
+  return { origin, index: i, path, where, op: name, ...body, expect, note };
 }
 
 interface OpBody {

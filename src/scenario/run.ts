@@ -25,7 +25,7 @@ import type { Bdf } from '../pci/bdf.js';
 import type { BoundScenario, PlannedOp } from './bind.js';
 import type { Phase } from './schema.js';
 import { snapshotOf, type Snapshot } from './snapshot.js';
-import { forPreset, type Verdict } from './types.js';
+import { forPreset, isExploreScenario, type Verdict } from './types.js';
 
 export const TRACE_FORMAT = 'atsim-trace';
 export const TRACE_VERSION = 1;
@@ -38,7 +38,8 @@ export type NamedOp = { readonly op: Op['op']; readonly bdf?: Bdf | null } & Rea
 export interface TraceStep {
   /** 1-based position in the run (faults, the implicit boot, then the steps). */
   readonly n: number;
-  readonly origin: 'fault' | 'boot' | 'step';
+  /** `thread` and `choice`: a step of an explorer counterexample (atsim explore). */
+  readonly origin: 'fault' | 'boot' | 'step' | 'thread' | 'choice';
   /** Index in the scenario's faults/steps list; null for the implicit boot. */
   readonly index: number | null;
   /** Line of the step in the scenario file; null for the implicit boot. */
@@ -139,7 +140,7 @@ export function runPreset(bound: BoundScenario, preset?: string): PresetId {
   return id;
 }
 
-function namedOp(world: World, op: Op): NamedOp {
+export function namedOp(world: World, op: Op): NamedOp {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(op)) {
     if (k === 'f') {
@@ -171,7 +172,7 @@ export function opText(op: NamedOp, phase: Phase | null): string {
 }
 
 /** A violation is new at a step when the same invariant was not already violated for the same function. */
-function violationKey(v: Violation): string {
+export function violationKey(v: Violation): string {
   return `${v.id}\u0000${v.bdf ?? ''}`;
 }
 
@@ -197,6 +198,27 @@ export function runKernel(
 
 /** Runs a bound scenario under one preset. InputErrors (a bad --set, a machine the world rejects) propagate. */
 export function runScenario(bound: BoundScenario, opts: RunOptions = {}): Trace {
+  if (isExploreScenario(bound.doc))
+    throw new InputError({
+      code: 'explore-scenario',
+      message: `${bound.doc.file} has threads: or choices:, which run in every interleaving: explore it with atsim explore ${bound.doc.file}`,
+    });
+  return executePlan(bound, opts).trace;
+}
+
+/** What running a scenario's plan (its faults, boot and steps) leaves: the trace, and the world and state for the explorer. */
+export interface PlanRun {
+  readonly trace: Trace;
+  readonly world: World;
+  readonly state: SystemState;
+  readonly preset: PresetId;
+}
+
+/**
+ * Runs the plan of a bound scenario (for an explore scenario: its setup steps) under one preset.
+ * The initial state has `bound.threads` threads.
+ */
+export function executePlan(bound: BoundScenario, opts: RunOptions = {}): PlanRun {
   const doc = bound.doc;
   const preset = runPreset(bound, opts.preset);
   const overrides = { ...doc.kernel.switches, ...(opts.overrides ?? {}) };
@@ -285,7 +307,7 @@ export function runScenario(bound: BoundScenario, opts: RunOptions = {}): Trace 
   const expected = doc.expect === null ? null : forPreset(doc.expect, preset);
   const verdictMet =
     expected === null || expected.kind === 'holds' ? ids.length === 0 : sameIds(ids, expected.ids);
-  return {
+  const trace: Trace = {
     format: TRACE_FORMAT,
     version: TRACE_VERSION,
     scenario: {
@@ -315,6 +337,7 @@ export function runScenario(bound: BoundScenario, opts: RunOptions = {}): Trace 
     notes: notesAtEnd(world, state, bound),
     error,
   };
+  return { trace, world, state, preset };
 }
 
 /** Phases a main-thread step may take before it counts as waiting for another thread forever. */

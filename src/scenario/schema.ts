@@ -221,17 +221,37 @@ const stepExtras = {
   note: z.string({ error: 'expected text' }).optional().describe('a comment shown in reports'),
 };
 
-/** The JSON Schema of one step: a bare operation name, or a mapping with one operation key. */
-function publishedStepSchema() {
+/** A choice's budget: how many times the explorer may fire it. */
+export const ChoiceMaxSchema = z
+  .int({ error: 'expected a budget, 1 or more' })
+  .min(1, { error: 'expected a budget, 1 or more' })
+  .max(255, { error: 'expected a budget, 1 or more (at most 255)' })
+  .describe('how many times the explorer may fire this choice');
+
+/**
+ * The JSON Schema of one step: a bare operation name, or a mapping with one operation key. A
+ * choice is a mapping with `max:` and without `phase` or `expect`. (Thread steps are published as
+ * steps; the parser rejects their `phase` and `expect` with a message.)
+ */
+function publishedStepSchema(kind: 'step' | 'choice' = 'step') {
   const bare = z.enum(STEP_OPS.filter((n) => OP_SYNTAX[n].args === null) as [OpName, ...OpName[]]);
   const variants = STEP_OPS.map((name) => {
     const s = OP_SYNTAX[name];
-    let args: z.ZodType = s.args === null ? z.union([z.null(), z.strictObject({})]) : s.args;
+    let args: z.ZodType =
+      s.args === null
+        ? z.union([z.null(), z.strictObject({})])
+        : kind === 'step' || !Object.hasOwn(s.args.shape, 'phase')
+          ? s.args
+          : s.args.omit({ phase: true } as never);
     if (s.bdfShorthand) args = z.union([BdfText, args]);
-    return z.strictObject({ [name]: args.describe(s.summary), ...stepExtras });
+    const extras = kind === 'step' ? stepExtras : { note: stepExtras.note, max: ChoiceMaxSchema };
+    return z.strictObject({ [name]: args.describe(s.summary), ...extras });
   });
-  return z.union([bare, ...variants]);
+  return kind === 'choice' ? z.union(variants) : z.union([bare, ...variants]);
 }
+
+/** One step as published (shared by steps: and threads:). */
+const PublishedStep = publishedStepSchema().meta({ id: 'Step', description: 'one kernel entry point' });
 
 export const VerdictSchema = z
   .union([
@@ -357,8 +377,9 @@ export const KernelSchema = z.strictObject(
 
 export const FaultSchema = z.union([ArmFaultSchema, DeviceFaultSchema]);
 
-/** Keys reserved for the explorer (a later issue): rejected with a clear message for now. */
-export const RESERVED_KEYS = ['threads', 'choices'] as const;
+/** Keys a thread step may have besides its operation; a choice also has `max`. */
+export const THREAD_STEP_KEYS = ['note'] as const;
+export const CHOICE_KEYS = ['note', 'max'] as const;
 
 /** The top-level fields; `steps` is checked step by step in parse.ts. */
 export const TOP_SHAPE = {
@@ -373,7 +394,17 @@ export const TOP_SHAPE = {
     .array(FaultSchema, { error: 'expected a list of faults' })
     .optional()
     .describe('armed before the first step'),
-  steps: z.array(publishedStepSchema(), { error: 'expected a list of steps' }),
+  steps: z.array(PublishedStep, { error: 'expected a list of steps' }),
+  threads: z
+    .array(z.array(PublishedStep, { error: 'expected a list of steps' }), {
+      error: 'expected a list of threads, each a list of steps',
+    })
+    .optional()
+    .describe('for atsim explore: step lists run interleaved in every order, after steps: (which set up)'),
+  choices: z
+    .array(publishedStepSchema('choice'), { error: 'expected a list of choices' })
+    .optional()
+    .describe('for atsim explore: operations the explorer may fire at any point, each at most max times'),
   expect: ExpectSchema.optional().describe(
     'the verdict: holds, or violates: [ids]; per preset when it differs',
   ),
@@ -389,6 +420,6 @@ export function scenarioJsonSchema(): Record<string, unknown> {
   return {
     ...s,
     title: 'atsim scenario',
-    description: 'A scenario for atsim run / atsim check (docs/scenario-format.md).',
+    description: 'A scenario for atsim run / atsim explore / atsim check (docs/scenario-format.md).',
   };
 }

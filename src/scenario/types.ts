@@ -36,8 +36,9 @@ export interface BdfRef {
 
 /** One operation of a scenario, by BDF: from `faults:` or `steps:`. */
 export interface ScenarioStep {
-  readonly origin: 'fault' | 'step';
-  /** Position in its list (faults or steps), from 0. */
+  /** Which list it comes from: faults, steps, a thread of `threads:`, or `choices:`. */
+  readonly origin: 'fault' | 'step' | 'thread' | 'choice';
+  /** Position in its list (faults, steps, its thread, choices), from 0. */
   readonly index: number;
   readonly path: readonly PathSeg[];
   readonly where: FileLocation;
@@ -52,6 +53,16 @@ export interface ScenarioStep {
   readonly phase: Phase | null;
   readonly expect: PerPreset<number> | null;
   readonly note: string | null;
+}
+
+export interface ScenarioChoice {
+  readonly step: ScenarioStep;
+  readonly max: number;
+}
+
+/** Whether a scenario is for the explorer (it has threads or choices). */
+export function isExploreScenario(doc: Pick<ScenarioDoc, 'threads' | 'choices'>): boolean {
+  return doc.threads.length > 0 || doc.choices.length > 0;
 }
 
 export interface ScenarioDoc {
@@ -77,6 +88,10 @@ export interface ScenarioDoc {
   };
   readonly faults: readonly ScenarioStep[];
   readonly steps: readonly ScenarioStep[];
+  /** For the explorer: step lists run interleaved after `steps` (empty: none). */
+  readonly threads: readonly (readonly ScenarioStep[])[];
+  /** For the explorer: operations it may fire at any point, each at most `max` times. */
+  readonly choices: readonly ScenarioChoice[];
   /** A boot step runs after the faults unless the steps list one. */
   readonly implicitBoot: boolean;
   /** null: not stated (holds is expected). */

@@ -382,11 +382,11 @@ describe('errors name file:line:col, the field and what was expected', () => {
     expect(errorOf(v).message).toContain('steps[1].dma-unmap.iova: differs from the begin step at line');
   });
 
-  it('unknown and reserved top-level keys', () => {
+  it('unknown top-level keys, and threads that are not lists', () => {
     const t = `${scenario('  - flr: 0000:01:00.0\n')}threads: 2\n`;
     const e = errorOf(t);
-    expect(e.message).toContain("'threads' is reserved for the explorer and not supported yet");
-    expectAt(e, t, 'threads:');
+    expect(e.message).toContain('threads: expected a list of threads, each a list of steps, got 2');
+    expectAt(e, t, '2\n');
     const u = `${scenario('  - flr: 0000:01:00.0\n')}stesp: []\n`;
     expect(errorOf(u).message).toContain("unknown key 'stesp'; expected one of name,");
   });
@@ -450,6 +450,8 @@ describe('the JSON Schema', () => {
       'kernel',
       'faults',
       'steps',
+      'threads',
+      'choices',
       'expect',
     ]);
     expect((s as { required: string[] }).required).toEqual(['name', 'machine', 'steps']);

@@ -1,0 +1,229 @@
+/** `atsim explore FILE`: explore a scenario's threads and choices in every interleaving (docs/explorer.md). */
+import { Command, InvalidArgumentError, Option, type CommandUnknownOpts } from '@commander-js/extra-typings';
+import { InputError } from '../../diagnostics.js';
+import type { ExploreOptions } from '../../explore/options.js';
+import type { Progress } from '../../explore/result.js';
+import { resultToJson } from '../../explore/result.js';
+import { PRESET_IDS } from '../../kernel/presets.js';
+import { loadScenarioFile } from '../../node/load-scenario.js';
+import { formatMermaid } from '../../report/mermaid.js';
+import { PLAIN, type Style } from '../../report/style.js';
+import { formatTextReport, verdictText } from '../../report/text.js';
+import { exploreScenario, type ScenarioExploreResult } from '../../scenario/explore.js';
+import { isExploreScenario } from '../../scenario/types.js';
+import { EXIT_FINDINGS, EXIT_OK } from '../exit-codes.js';
+import type { CliIo } from '../io.js';
+import { collect } from '../options.js';
+import { switchOverrides } from './run.js';
+import { isTty, styleFor } from './terminal.js';
+
+export const EXPLORE_FORMAT = 'atsim-explore';
+
+function positiveInt(what: string): (v: string) => number {
+  return (v: string): number => {
+    if (!/^[0-9]+$/.test(v) || Number(v) < 1 || !Number.isSafeInteger(Number(v)))
+      throw new InvalidArgumentError(`expected ${what} (a whole number, 1 or more)`);
+    return Number(v);
+  };
+}
+
+function nonNegInt(v: string): number {
+  if (!/^[0-9]+$/.test(v) || !Number.isSafeInteger(Number(v)))
+    throw new InvalidArgumentError('expected a whole number, 0 or more');
+  return Number(v);
+}
+
+function seconds(v: string): number {
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n) || n <= 0)
+    throw new InvalidArgumentError('expected a number of seconds, more than 0');
+  return n;
+}
+
+function fmtRate(n: number): string {
+  return Math.round(n).toLocaleString('en-US');
+}
+
+/** The search's figures, one or two lines. */
+export function searchSummary(r: ScenarioExploreResult, st: Style = PLAIN): string[] {
+  const x = r.result;
+  const secs = (x.elapsedMs / 1000).toFixed(2);
+  const lines = [
+    `${st.bold('Explored')} ${x.states} states, ${x.transitions} transitions in ${secs} s (${fmtRate(x.statesPerSecond)} states/s), ${x.strategy}, depth ${x.maxDepth}`,
+    `Stopped: ${x.stopReason}${x.complete ? ' (complete)' : ` (not complete: ${x.frontier} states left unexpanded)`}`,
+  ];
+  if (x.walks !== undefined) lines.push(`Random walks: ${x.walks}`);
+  return lines;
+}
+
+/** The text report: the figures, then the counterexample as run steps, or "no violation in N states". */
+export function formatExploreText(r: ScenarioExploreResult, st: Style = PLAIN): string {
+  const out: string[] = [];
+  const first = r.result.violations[0];
+  if (first !== undefined) {
+    out.push(...searchSummary(r, st));
+    out.push(
+      `Counterexample: ${first.depth} step${first.depth === 1 ? '' : 's'} after the setup (${first.trace
+        .slice(1)
+        .map((t) => t.label)
+        .join(', ')})${r.result.strategy === 'bfs' ? ', a shortest one' : ''}`,
+    );
+    if (r.result.violations.length > 1) {
+      out.push(
+        `Violations recorded: ${r.result.violations.length} (--format json lists them); the first of each:`,
+      );
+      const seen = new Set<string>();
+      for (const v of r.result.violations) {
+        if (seen.has(v.invariantName)) continue;
+        seen.add(v.invariantName);
+        out.push(
+          `  ${v.invariantName}: depth ${v.depth} (${v.trace
+            .slice(1)
+            .map((t) => t.label)
+            .join(', ')})`,
+        );
+      }
+    }
+    out.push('');
+    out.push(formatTextReport(r.trace, { style: st }).trimEnd());
+    return out.join('\n') + '\n';
+  }
+  const sc = r.trace.scenario;
+  out.push(`${st.bold('Scenario')} ${sc.name}  ${st.dim(`(${sc.file})`)}`);
+  out.push(`Kernel ${st.bold(r.trace.kernel.preset)}`);
+  out.push(...searchSummary(r, st));
+  out.push(
+    r.result.complete
+      ? st.green(`no violation in ${r.result.states} states`)
+      : st.yellow(`no violation in ${r.result.states} states (the search did not finish)`),
+  );
+  out.push('');
+  out.push(`${st.bold('Verdict')}: ${st.green('holds')}`);
+  out.push(
+    `Expected (${r.trace.kernel.preset}): ${verdictText(r.expected)}${r.expected === null ? ' (none stated)' : ''}`,
+  );
+  for (const why of r.reasons) out.push(st.red(`  ${why}`));
+  out.push(r.met ? st.green(st.bold('Expectation met')) : st.red(st.bold('Expectation NOT met')));
+  return out.join('\n') + '\n';
+}
+
+export function exploreJson(r: ScenarioExploreResult): unknown {
+  const search = resultToJson(r.model, r.result);
+  return {
+    format: EXPLORE_FORMAT,
+    version: 1,
+    scenario: r.trace.scenario,
+    kernel: r.trace.kernel,
+    search: {
+      ...search,
+      violations: search.violations.map((v) => ({ ...v, trace: v.trace.map((t) => t.action) })),
+    },
+    verdict: { holds: r.violated.length === 0, violated: r.violated },
+    expected: r.expected,
+    met: r.met,
+    reasons: r.reasons,
+    counterexample: r.result.violations.length > 0 ? r.trace : null,
+  };
+}
+
+export function exploreCommand(io: CliIo): CommandUnknownOpts {
+  return new Command('explore')
+    .description(
+      "Explore a scenario's threads and choices in every interleaving (breadth-first: a shortest counterexample) and check every invariant after every step.",
+    )
+    .argument('<file>', 'a scenario file with threads: and/or choices: (docs/scenario-format.md)')
+    .addOption(
+      new Option(
+        '--kernel <preset>',
+        `kernel preset (${PRESET_IDS.join(', ')}); default: the scenario's, else the newest`,
+      ),
+    )
+    .option(
+      '--set <switch=on|off>',
+      'override one switch, on top of the scenario (repeatable)',
+      collect,
+      [] as string[],
+    )
+    .option('--dfs', 'depth-first instead of breadth-first')
+    .option(
+      '--random <walks>',
+      'N seeded random walks instead of an exhaustive search',
+      positiveInt('a number of walks'),
+    )
+    .option('--seed <seed>', 'seed of the random walks (default 1)', nonNegInt)
+    .option('--max-states <n>', 'stop after this many distinct states', positiveInt('a number of states'))
+    .option(
+      '--max-depth <n>',
+      'expand nothing deeper than this (the walk length with --random)',
+      positiveInt('a depth'),
+    )
+    .option('--time-limit <seconds>', 'stop after this long', seconds)
+    .option('--all', 'go on after the first violation and report every invariant violated anywhere')
+    .addOption(
+      new Option('--format <format>', 'output format')
+        .choices(['text', 'json', 'mermaid'] as const)
+        .default('text' as const),
+    )
+    .option('--quiet', 'no progress on standard error')
+    .addHelpText(
+      'after',
+      `
+Exit codes: 0 the result meets the scenario's expectation for the preset, 1 it does not, 2 bad
+input, 3 the model failed.
+
+Examples:
+  atsim explore scenarios/explore/010-flr-vs-unmap.yaml --kernel v6.12
+  atsim explore scenarios/explore/010-flr-vs-unmap.yaml --kernel v7.3 --all --format json
+  atsim explore my.yaml --random 1000 --seed 7 --max-depth 50`,
+    )
+    .action((file, opts) => {
+      if (opts.dfs === true && opts.random !== undefined)
+        throw new InputError({ code: 'bad-option', message: '--dfs and --random exclude each other' });
+      if (opts.seed !== undefined && opts.random === undefined)
+        throw new InputError({ code: 'bad-option', message: '--seed goes with --random N' });
+      const bound = loadScenarioFile(file);
+      if (!isExploreScenario(bound.doc))
+        throw new InputError({
+          code: 'not-an-explore-scenario',
+          message: `${file} has no threads: or choices: to explore; run it with atsim run ${file}`,
+        });
+      const tty = isTty(io, 'err');
+      const quiet = opts.quiet === true;
+      const progress = { shown: false };
+      const onProgress = (p: Progress): boolean => {
+        const line = `${p.states} states, ${fmtRate(p.statesPerSecond)} states/s, depth ${p.depth}, queue ${p.queue}, ${(p.elapsedMs / 1000).toFixed(1)} s`;
+        if (tty) {
+          io.err(`\r\x1b[K${line}`);
+          progress.shown = true;
+        } else io.err(`atsim explore: ${line}\n`);
+        return true;
+      };
+      const search: ExploreOptions = {
+        strategy: opts.random !== undefined ? 'random' : opts.dfs === true ? 'dfs' : 'bfs',
+        violations: opts.all === true ? 'all' : 'first',
+        ...(opts.random === undefined ? {} : { walks: opts.random, seed: opts.seed ?? 1 }),
+        ...(opts.maxStates === undefined ? {} : { maxStates: opts.maxStates }),
+        ...(opts.maxDepth === undefined ? {} : { maxDepth: opts.maxDepth }),
+        ...(opts.timeLimit === undefined ? {} : { timeLimitMs: opts.timeLimit * 1000 }),
+        ...(quiet ? {} : { onProgress, progressPeriodMs: tty ? 500 : 5000 }),
+      };
+      const r = exploreScenario(bound, {
+        ...search,
+        ...(opts.kernel === undefined ? {} : { preset: opts.kernel }),
+        overrides: switchOverrides(opts.set),
+      });
+      if (progress.shown) io.err('\r\x1b[K');
+      switch (opts.format) {
+        case 'json':
+          io.out(JSON.stringify(exploreJson(r), null, 2) + '\n');
+          break;
+        case 'mermaid':
+          io.out(formatMermaid(r.trace));
+          break;
+        case 'text':
+          io.out(formatExploreText(r, styleFor(io, false)));
+          break;
+      }
+      io.exitCode = r.met ? EXIT_OK : EXIT_FINDINGS;
+    });
+}

@@ -1,0 +1,264 @@
+/**
+ * The kernel model as an explorer model (docs/explorer.md, "The kernel model").
+ *
+ * A state is the model's `SystemState` plus the budget left of each choice, and the violations the
+ * step that produced it reported (some invariants look at the step's events, not only at the
+ * state, so the same `SystemState` reached by a step that, say, timed out a CMD_SYNC is a different
+ * explorer state from the one reached without: both are kept).
+ *
+ * Threads: thread t (1..T; model thread 0 ran the setup steps) runs its step list; `threads[t].pc`
+ * of the `SystemState` is the index of the
+ * operation it runs next (or is in the middle of: a split operation keeps its pc while it waits and
+ * the thread's continuation resumes it). Choices: choice c (1..C) runs on model thread T + c;
+ * it may fire while it has budget left and its previous firing has finished; a firing that waits is
+ * resumed by the choice's "continues" action.
+ *
+ * Action ids: 0..T-1 "thread t+1 steps", T..T+C-1 "choice c+1 fires", T+C..T+2C-1 "choice c+1
+ * continues".
+ * Every action has at most one successor (the model is deterministic).
+ *
+ * Fingerprint: the `SystemState`'s incrementally maintained `fpHi/fpLo` (which already covers every
+ * thread's pc and continuation: threads are records of the state), mixed with the budgets and the
+ * step's violations.
+ *
+ * Invariants: the catalogue's ids, then `warn:<site>` for the WARN_SITES, then any other
+ * `warn:<site>` the search meets, appended as it appears (so `invariants` grows during a search;
+ * the names are only read when a violation is reported).
+ */
+import '../../model/handlers.js';
+import { INVARIANTS, WARN_SITES } from '../../invariants/catalogue.js';
+import { checkInvariants, type Invariant, type Violation } from '../../invariants/invariant.js';
+import type { KernelEvent } from '../../kernel/events.js';
+import type { Op } from '../../model/ops.js';
+import type { SystemState } from '../../model/state.js';
+import { step } from '../../model/step.js';
+import { Tx } from '../../model/tx.js';
+import type { World } from '../../model/world.js';
+import type { Model } from '../model.js';
+import { NO_VIOLATIONS } from '../model.js';
+
+export interface KernelExploreState {
+  readonly sys: SystemState;
+  /** Budget left per choice. */
+  readonly budgets: readonly number[];
+  /** Indices into the model's invariants violated by the step that produced this state (sorted). */
+  readonly viol: readonly number[];
+}
+
+export interface KernelChoice {
+  readonly op: Op;
+  /** How many times it may fire. */
+  readonly max: number;
+  /** A label for traces (default: the operation's name). */
+  readonly label?: string;
+}
+
+export interface KernelModelSpec {
+  readonly world: World;
+  /** The state the threads start from (after the setup steps); it must have 1 + T + C threads. */
+  readonly initial: SystemState;
+  /** Violations found while setting up (reported at the initial state). */
+  readonly initialViolations?: readonly Violation[];
+  readonly threads: readonly (readonly Op[])[];
+  readonly choices: readonly KernelChoice[];
+  /** The invariants checked (default: the catalogue). */
+  readonly invariants?: readonly Invariant[];
+  readonly name?: string;
+}
+
+/** What one action did: the step's result, for traces. */
+export interface KernelStep {
+  readonly next: KernelExploreState;
+  readonly op: Op;
+  /** The model thread that ran it. */
+  readonly thread: number;
+  readonly events: readonly KernelEvent[];
+  readonly ret: number | null;
+  readonly waiting: boolean;
+  readonly violations: readonly Violation[];
+}
+
+function fmix(x: number): number {
+  x ^= x >>> 16;
+  x = Math.imul(x, 0x85ebca6b);
+  x ^= x >>> 13;
+  x = Math.imul(x, 0xc2b2ae35);
+  return (x ^ (x >>> 16)) >>> 0;
+}
+
+export class KernelModel implements Model<KernelExploreState> {
+  readonly name: string;
+  readonly actionCount: number;
+  readonly invariants: string[];
+  readonly world: World;
+  readonly threads: readonly (readonly Op[])[];
+  readonly choices: readonly KernelChoice[];
+  private readonly checked: readonly Invariant[];
+  private readonly index = new Map<string, number>();
+  private readonly labels: string[] = [];
+  private readonly init: KernelExploreState;
+  private readonly T: number;
+  private readonly C: number;
+
+  constructor(spec: KernelModelSpec) {
+    this.world = spec.world;
+    this.threads = spec.threads;
+    this.choices = spec.choices;
+    this.T = spec.threads.length;
+    this.C = spec.choices.length;
+    this.actionCount = Math.max(1, this.T + 2 * this.C);
+    this.checked = spec.invariants ?? INVARIANTS;
+    this.invariants = [];
+    for (const inv of this.checked) this.idOf(inv.id);
+    for (const w of WARN_SITES) this.idOf(`warn:${w.site}`);
+    this.name = spec.name ?? `kernel ${spec.world.kernel.preset} T=${this.T} C=${this.C}`;
+    if (spec.initial.threads.length < 1 + this.T + this.C)
+      throw new Error(
+        `kernel model: the initial state has ${spec.initial.threads.length} threads, needs ${1 + this.T + this.C}`,
+      );
+    for (let t = 0; t < this.T; t++) this.labels.push(`thread ${t + 1}`);
+    for (let c = 0; c < this.C; c++) this.labels.push(`choice ${c + 1} fires`);
+    for (let c = 0; c < this.C; c++) this.labels.push(`choice ${c + 1} continues`);
+    if (this.T + 2 * this.C === 0) this.labels.push('(none)');
+    this.init = {
+      sys: spec.initial,
+      budgets: spec.choices.map((c) => c.max),
+      viol: this.indicesOf(spec.initialViolations ?? []),
+    };
+  }
+
+  /** The index of an invariant name, appending a `warn:<site>` seen for the first time. */
+  private idOf(id: string): number {
+    let i = this.index.get(id);
+    if (i === undefined) {
+      i = this.invariants.length;
+      this.invariants.push(id);
+      this.index.set(id, i);
+    }
+    return i;
+  }
+
+  private indicesOf(vs: readonly Violation[]): readonly number[] {
+    if (vs.length === 0) return NO_VIOLATIONS;
+    const set = new Set<number>();
+    for (const v of vs) set.add(this.idOf(v.id));
+    return [...set].sort((a, b) => a - b);
+  }
+
+  initialStates(): readonly KernelExploreState[] {
+    return [this.init];
+  }
+
+  /** Which model thread an action runs on and which operation, or null when it is not enabled in `s`. */
+  enabled(s: KernelExploreState, action: number): { op: Op; thread: number } | null {
+    const T = this.T;
+    const C = this.C;
+    if (action < T) {
+      const th = s.sys.threads[1 + action];
+      const op = th === undefined ? undefined : this.threads[action]![th.pc];
+      return op === undefined ? null : { op, thread: 1 + action };
+    }
+    if (action < T + C) {
+      const c = action - T;
+      const th = s.sys.threads[1 + T + c];
+      if (th === undefined || th.cont !== null || s.budgets[c]! <= 0) return null;
+      return { op: this.choices[c]!.op, thread: 1 + T + c };
+    }
+    if (action < T + 2 * C) {
+      const c = action - T - C;
+      const th = s.sys.threads[1 + T + c];
+      if (th?.cont == null) return null;
+      return { op: this.choices[c]!.op, thread: 1 + T + c };
+    }
+    return null;
+  }
+
+  /** Whether an action belongs to a choice (fires or continues), not a thread. */
+  isChoice(action: number): boolean {
+    return action >= this.T;
+  }
+
+  /** The thread index (0-based, into the threads list) a thread action runs, or the choice index of a choice action. */
+  ownerOf(action: number): number {
+    return action < this.T ? action : (action - this.T) % Math.max(1, this.C);
+  }
+
+  /** Takes `action` in `s`: the successor with the step's events and violations, or null when not enabled. */
+  apply(s: KernelExploreState, action: number): KernelStep | null {
+    const e = this.enabled(s, action);
+    if (e === null) return null;
+    const { op, thread } = e;
+    const r = step(this.world, s.sys, op, thread);
+    let sys = r.state;
+    if (action < this.T && !r.waiting) {
+      const tx = new Tx(this.world, sys);
+      const th = sys.threads[thread]!;
+      tx.setThread(thread, { pc: th.pc + 1, cont: th.cont });
+      sys = tx.commit();
+    }
+    let budgets = s.budgets;
+    if (action >= this.T && action < this.T + this.C) {
+      const b = budgets.slice();
+      b[action - this.T]!--;
+      budgets = b;
+    }
+    const violations = checkInvariants(this.world, sys, r.events, this.checked);
+    return {
+      next: { sys, budgets, viol: this.indicesOf(violations) },
+      op,
+      thread,
+      events: r.events,
+      ret: r.ret,
+      waiting: r.waiting,
+      violations,
+    };
+  }
+
+  successors(s: KernelExploreState, emit: (action: number, next: KernelExploreState) => void): void {
+    const n = this.T + 2 * this.C;
+    for (let a = 0; a < n; a++) {
+      const r = this.apply(s, a);
+      if (r !== null) emit(a, r.next);
+    }
+  }
+
+  violations(s: KernelExploreState): readonly number[] {
+    return s.viol;
+  }
+
+  fingerprint(s: KernelExploreState, out: Uint32Array): void {
+    let hi = s.sys.fpHi;
+    let lo = s.sys.fpLo;
+    const b = s.budgets;
+    for (let c = 0; c < b.length; c++) {
+      const k = fmix(((c + 1) * 0x9e3779b1) ^ Math.imul(b[c]! + 1, 0x85ebca6b));
+      hi ^= k;
+      lo ^= fmix(k ^ 0x27d4eb2d);
+    }
+    const v = s.viol;
+    for (let i = 0; i < v.length; i++) {
+      const k = fmix(Math.imul(v[i]! + 1, 0xc2b2ae35) ^ 0x165667b1);
+      hi ^= fmix(k ^ 0x5bd1e995);
+      lo ^= k;
+    }
+    out[0] = hi >>> 0;
+    out[1] = lo >>> 0;
+  }
+
+  actionLabel(action: number): string {
+    return this.labels[action] ?? `#${action}`;
+  }
+
+  describe(s: KernelExploreState): unknown {
+    return {
+      threads: s.sys.threads.map((t) => ({ pc: t.pc, waiting: t.cont === null ? null : t.cont.op })),
+      budgets: s.budgets,
+      violations: s.viol.map((i) => this.invariants[i] ?? `#${i}`),
+    };
+  }
+}
+
+/** A factory for `ModelRef`-style construction (the spec holds a World: not JSON, so no workers). */
+export function createKernelModel(spec: KernelModelSpec): KernelModel {
+  return new KernelModel(spec);
+}

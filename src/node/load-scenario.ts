@@ -97,7 +97,10 @@ export function libraryFiles(): { readonly file: string; readonly shownAs: strin
       code: 'no-library',
       message: `the scenario library is missing: expected ${libraryDir}`,
     });
-  return scenariosIn(libraryDir).map((file) => ({
+  // The seed-claim scenarios, then the exploration scenarios (threads and choices).
+  const exploreDir = join(libraryDir, 'explore');
+  const files = [...scenariosIn(libraryDir), ...(existsSync(exploreDir) ? scenariosIn(exploreDir) : [])];
+  return files.map((file) => ({
     file,
     shownAs: relative(packageRoot, file).split('\\').join('/'),
   }));

@@ -46,7 +46,8 @@ export function renderLibraryReadme(docs: readonly ScenarioDoc[]): string {
   lines.push(`| scenario | thread and message | claim | ${PRESET_IDS.join(' | ')} |`);
   lines.push(`| --- | --- | --- | ${PRESET_IDS.map(() => '---').join(' | ')} |`);
   for (const d of docs) {
-    const base = d.file.split('/').pop() ?? d.file;
+    // The link is relative to scenarios/: `001-....yaml`, or `explore/010-....yaml`.
+    const base = d.file.replace(/^scenarios\//, '');
     const thread = d.thread === null ? '' : `${d.thread.seed}: ${d.thread.message}`;
     const verdicts = PRESET_IDS.map((p) =>
       verdictCell(d.expect === null ? null : (d.expect.byPreset[p] ?? d.expect.default)),

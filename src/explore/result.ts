@@ -109,34 +109,18 @@ export function coverageOf<S>(
   return out;
 }
 
-/** The JSON-friendly form of a result: states rendered with the model's `describe`. */
-export interface ExploreResultJson {
-  readonly model: string;
-  readonly strategy: Strategy;
-  readonly workers: number;
-  readonly stopReason: StopReason;
-  readonly complete: boolean;
-  readonly states: number;
-  readonly transitions: number;
-  readonly depthCompleted: number;
-  readonly maxDepth: number;
-  readonly frontier: number;
-  readonly elapsedMs: number;
-  readonly statesPerSecond: number;
-  readonly transitionsPerSecond: number;
-  readonly peakBytes: number;
-  readonly bytesPerState: number;
-  readonly collision: CollisionEstimate;
+/**
+ * The JSON-friendly form of a result: the same fields, without the raw fingerprint dump, and with
+ * violations' states rendered by the model's `describe`.
+ */
+export type ExploreResultJson = Omit<ExploreResult<unknown>, 'violations' | 'fingerprints'> & {
   readonly violations: readonly {
     readonly invariant: string;
     readonly depth: number;
     readonly fingerprint: string;
     readonly trace: readonly { action: string | null; fingerprint: string; state: unknown }[];
   }[];
-  readonly coverage: readonly ActionCoverage[];
-  readonly walks?: number;
-  readonly split?: { readonly depth: number; readonly skipped: number };
-}
+};
 
 export function resultToJson<S>(model: Model<S>, r: ExploreResult<S>): ExploreResultJson {
   const describe = (s: S): unknown => (model.describe ? model.describe(s) : s);

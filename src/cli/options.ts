@@ -1,5 +1,6 @@
 /** Option parsers shared by the commands. */
-import { InvalidArgumentError } from '@commander-js/extra-typings';
+import { InvalidArgumentError, Option } from '@commander-js/extra-typings';
+import { PRESET_IDS } from '../kernel/presets.js';
 import { canonicalBdf } from '../pci/bdf.js';
 
 export function parseFormat<T extends string>(allowed: readonly T[]): (v: string) => T {
@@ -39,4 +40,19 @@ export function parsePageSize(v: string): number {
   if (!Number.isInteger(shift) || shift < 12 || shift > 31)
     throw new InvalidArgumentError(`${v}: the page size must be a power of two from 4K`);
   return shift;
+}
+
+/** `--kernel <preset>` for the scenario commands: the scenario's own preset unless given. */
+export function scenarioKernelOption() {
+  return new Option(
+    '--kernel <preset>',
+    `kernel preset (${PRESET_IDS.join(', ')}); default: the scenario's, else the newest`,
+  );
+}
+
+/** `--set switch=on|off`, repeatable, on top of the scenario's switches. */
+export function switchOverrideOption() {
+  return new Option('--set <switch=on|off>', 'override one switch, on top of the scenario (repeatable)')
+    .argParser(collect)
+    .default([] as string[]);
 }

@@ -41,7 +41,7 @@ import { CXL_DEVICE_DVSEC_LENGTH, encodeCxlDevice } from './caps/dvsec.js';
 import { PCI_CAP_EXP_SIZEOF, PCI_EXP_TYPE, encodeExpress } from './caps/express.js';
 import { encodePasid } from './caps/pasid.js';
 import { encodePri } from './caps/pri.js';
-import { PCI_EXT_CAP_SRIOV_SIZEOF, encodeSriov } from './caps/sriov.js';
+import { PCI_EXT_CAP_SRIOV_SIZEOF, encodeSriov, type SriovFields } from './caps/sriov.js';
 import { ConfigSpace, PCI_CFG_SPACE_EXP_SIZE } from './config-space.js';
 import { decodeFunction } from './decode.js';
 import type { PciFunction, PciSourceKind } from './function.js';
@@ -128,16 +128,8 @@ export interface VfSpec {
   readonly acs?: AcsSpec;
 }
 
-export interface SriovSpec {
-  readonly totalVFs: number;
-  readonly initialVFs?: number;
-  readonly numVFs?: number;
-  readonly vfEnable?: boolean;
-  readonly vfMse?: boolean;
-  readonly ariHierarchy?: boolean;
-  readonly firstVfOffset: number;
-  readonly vfStride: number;
-  readonly vfDeviceId: number;
+/** The SR-IOV capability's fields (as the encoder takes them, page sizes defaulted), and the VFs' contents. */
+export interface SriovSpec extends Omit<SriovFields, 'supportedPageSizes' | 'systemPageSize'> {
   /** What each generated VF carries. */
   readonly vf?: VfSpec;
 }

@@ -4,7 +4,6 @@ import { InputError } from '../../diagnostics.js';
 import type { ExploreOptions } from '../../explore/options.js';
 import type { Progress } from '../../explore/result.js';
 import { resultToJson } from '../../explore/result.js';
-import { PRESET_IDS } from '../../kernel/presets.js';
 import { loadScenarioFile } from '../../node/load-scenario.js';
 import { formatMermaid } from '../../report/mermaid.js';
 import { PLAIN, type Style } from '../../report/style.js';
@@ -13,7 +12,7 @@ import { exploreScenario, type ScenarioExploreResult } from '../../scenario/expl
 import { isExploreScenario } from '../../scenario/types.js';
 import { EXIT_FINDINGS, EXIT_OK } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
-import { collect } from '../options.js';
+import { scenarioKernelOption, switchOverrideOption } from '../options.js';
 import { switchOverrides } from './run.js';
 import { isTty, styleFor } from './terminal.js';
 
@@ -132,18 +131,8 @@ export function exploreCommand(io: CliIo): CommandUnknownOpts {
       "Explore a scenario's threads and choices in every interleaving (breadth-first: a shortest counterexample) and check every invariant after every step.",
     )
     .argument('<file>', 'a scenario file with threads: and/or choices: (docs/scenario-format.md)')
-    .addOption(
-      new Option(
-        '--kernel <preset>',
-        `kernel preset (${PRESET_IDS.join(', ')}); default: the scenario's, else the newest`,
-      ),
-    )
-    .option(
-      '--set <switch=on|off>',
-      'override one switch, on top of the scenario (repeatable)',
-      collect,
-      [] as string[],
-    )
+    .addOption(scenarioKernelOption())
+    .addOption(switchOverrideOption())
     .option('--dfs', 'depth-first instead of breadth-first')
     .option(
       '--random <walks>',

@@ -2,14 +2,13 @@
 import { writeFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option, type CommandUnknownOpts } from '@commander-js/extra-typings';
 import { InputError } from '../../diagnostics.js';
-import { PRESET_IDS } from '../../kernel/presets.js';
 import { loadScenarioFile } from '../../node/load-scenario.js';
 import { formatMermaid } from '../../report/mermaid.js';
 import { formatTextReport } from '../../report/text.js';
 import { runScenario, type SnapshotChoice } from '../../scenario/run.js';
 import { EXIT_FINDINGS, EXIT_INTERNAL, EXIT_OK } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
-import { collect, parseSwitchOverrides } from '../options.js';
+import { parseSwitchOverrides, scenarioKernelOption, switchOverrideOption } from '../options.js';
 import { styleFor } from './terminal.js';
 
 function parseSnapshot(v: string, previous: string[] = []): string[] {
@@ -43,18 +42,8 @@ export function runCommand(io: CliIo): CommandUnknownOpts {
       'Run one scenario under one kernel preset: every step, its kernel events, and every invariant checked after it.',
     )
     .argument('<file>', 'a scenario file (YAML or JSON; docs/scenario-format.md)')
-    .addOption(
-      new Option(
-        '--kernel <preset>',
-        `kernel preset (${PRESET_IDS.join(', ')}); default: the scenario's, else the newest`,
-      ),
-    )
-    .option(
-      '--set <switch=on|off>',
-      'override one switch, on top of the scenario (repeatable)',
-      collect,
-      [] as string[],
-    )
+    .addOption(scenarioKernelOption())
+    .addOption(switchOverrideOption())
     .addOption(
       new Option('--format <format>', 'output format')
         .choices(['text', 'json', 'mermaid'] as const)

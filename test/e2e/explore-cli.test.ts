@@ -136,6 +136,6 @@ describe('atsim explore', () => {
   it('atsim check explores the explore scenarios under every preset', async () => {
     const r = await atsim('check', join(repoRoot, 'scenarios', 'explore'));
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain('8 cells, all as expected');
+    expect(r.stdout).toContain('28 cells, all as expected');
   });
 });

@@ -1,14 +1,25 @@
 /** `atsim explore FILE`: explore a scenario's threads and choices in every interleaving (docs/explorer.md). */
+import { writeFileSync } from 'node:fs';
+import { dirname, relative, resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option, type CommandUnknownOpts } from '@commander-js/extra-typings';
 import { InputError } from '../../diagnostics.js';
 import type { ExploreOptions } from '../../explore/options.js';
 import type { Progress } from '../../explore/result.js';
 import { resultToJson } from '../../explore/result.js';
-import { loadScenarioFile } from '../../node/load-scenario.js';
+import { loadScenarioFile, loadScenarioMachine } from '../../node/load-scenario.js';
 import { formatMermaid } from '../../report/mermaid.js';
 import { PLAIN, type Style } from '../../report/style.js';
 import { formatTextReport, verdictText } from '../../report/text.js';
-import { exploreScenario, type ScenarioExploreResult } from '../../scenario/explore.js';
+import { counterexampleFile } from '../../scenario/counterexample.js';
+import {
+  actionTrace,
+  exploreScenario,
+  runActions,
+  type ScenarioExploreResult,
+} from '../../scenario/explore.js';
+import { fullReduction } from '../../scenario/reduce.js';
+import type { Trace } from '../../scenario/run.js';
+import { shrinkCounterexample, type Shrunk } from '../../scenario/shrink.js';
 import { isExploreScenario } from '../../scenario/types.js';
 import { EXIT_FINDINGS, EXIT_OK } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
@@ -17,6 +28,18 @@ import { switchOverrides } from './run.js';
 import { isTty, styleFor } from './terminal.js';
 
 export const EXPLORE_FORMAT = 'atsim-explore';
+
+/** Writes a file the user named; failure is bad input. */
+export function writeOutput(file: string, text: string): void {
+  try {
+    writeFileSync(file, text);
+  } catch (e) {
+    throw new InputError({
+      code: 'output-unwritable',
+      message: `cannot write ${file}: ${e instanceof Error ? e.message : String(e)}`,
+    });
+  }
+}
 
 function positiveInt(what: string): (v: string) => number {
   return (v: string): number => {
@@ -55,8 +78,40 @@ export function searchSummary(r: ScenarioExploreResult, st: Style = PLAIN): stri
   return lines;
 }
 
+/** A shrunk counterexample as the report shows it. */
+export interface ShownCounterexample {
+  readonly shrunk: Shrunk | null;
+  /** The run trace printed: the shrunk counterexample's, else the search's. */
+  readonly trace: Trace;
+}
+
+function sizeText(a: number, b: number, what: string): string | null {
+  return a === b ? null : `${what} ${a} → ${b}`;
+}
+
+/** One line: what shrinking removed. */
+export function shrinkSummary(s: Shrunk): string {
+  const b = s.before;
+  const a = s.after;
+  const parts = [
+    sizeText(b.threads, a.threads, 'threads'),
+    sizeText(b.threadSteps, a.threadSteps, 'thread steps'),
+    sizeText(b.choices, a.choices, 'choices'),
+    sizeText(b.budget, a.budget, 'choice budget'),
+    sizeText(b.setupSteps, a.setupSteps, 'setup steps'),
+    sizeText(b.functions, a.functions, 'functions'),
+    sizeText(b.depth, a.depth, 'steps'),
+  ].filter((x): x is string => x !== null);
+  const labels = s.actions.map((x) => s.exploration.model.actionLabel(x));
+  return `Shrunk (${s.invariant}): ${parts.length === 0 ? 'nothing to remove' : parts.join(', ')}; ${labels.length} step${labels.length === 1 ? '' : 's'} after the setup${labels.length === 0 ? '' : ` (${labels.join(', ')})`}; ${s.tries} candidates tried${s.timedOut ? ', stopped by the time budget' : ''}`;
+}
+
 /** The text report: the figures, then the counterexample as run steps, or "no violation in N states". */
-export function formatExploreText(r: ScenarioExploreResult, st: Style = PLAIN): string {
+export function formatExploreText(
+  r: ScenarioExploreResult,
+  st: Style = PLAIN,
+  shown: ShownCounterexample = { shrunk: null, trace: r.trace },
+): string {
   const out: string[] = [];
   const first = r.result.violations[0];
   if (first !== undefined) {
@@ -83,8 +138,9 @@ export function formatExploreText(r: ScenarioExploreResult, st: Style = PLAIN): 
         );
       }
     }
+    if (shown.shrunk !== null) out.push(shrinkSummary(shown.shrunk));
     out.push('');
-    out.push(formatTextReport(r.trace, { style: st }).trimEnd());
+    out.push(formatTextReport(shown.trace, { style: st }).trimEnd());
     return out.join('\n') + '\n';
   }
   const sc = r.trace.scenario;
@@ -106,8 +162,12 @@ export function formatExploreText(r: ScenarioExploreResult, st: Style = PLAIN): 
   return out.join('\n') + '\n';
 }
 
-export function exploreJson(r: ScenarioExploreResult): unknown {
+export function exploreJson(
+  r: ScenarioExploreResult,
+  shown: ShownCounterexample = { shrunk: null, trace: r.trace },
+): unknown {
   const search = resultToJson(r.model, r.result);
+  const s = shown.shrunk;
   return {
     format: EXPLORE_FORMAT,
     version: 1,
@@ -121,7 +181,20 @@ export function exploreJson(r: ScenarioExploreResult): unknown {
     expected: r.expected,
     met: r.met,
     reasons: r.reasons,
-    counterexample: r.result.violations.length > 0 ? r.trace : null,
+    shrunk:
+      s === null
+        ? null
+        : {
+            invariant: s.invariant,
+            reduction: s.reduction,
+            actions: s.actions.map((a) => s.exploration.model.actionLabel(a)),
+            before: s.before,
+            after: s.after,
+            tries: s.tries,
+            kept: s.kept,
+            timedOut: s.timedOut,
+          },
+    counterexample: r.result.violations.length > 0 ? shown.trace : null,
   };
 }
 
@@ -153,6 +226,11 @@ export function exploreCommand(io: CliIo): CommandUnknownOpts {
         .choices(['text', 'json', 'mermaid'] as const)
         .default('text' as const),
     )
+    .option('--no-shrink', 'print the counterexample as found, without shrinking it')
+    .option(
+      '--trace-out <file>',
+      'write the (shrunk) counterexample to a file that atsim run --trace FILE replays',
+    )
     .option('--quiet', 'no progress on standard error')
     .addHelpText(
       'after',
@@ -163,6 +241,8 @@ input, 3 the model failed.
 Examples:
   atsim explore scenarios/explore/010-flr-vs-unmap.yaml --kernel v6.12
   atsim explore scenarios/explore/010-flr-vs-unmap.yaml --kernel v7.3 --all --format json
+  atsim explore scenarios/explore/010-flr-vs-unmap.yaml --kernel v6.12 --trace-out cex.json
+  atsim run --trace cex.json
   atsim explore my.yaml --random 1000 --seed 7 --max-depth 50`,
     )
     .action((file, opts) => {
@@ -196,21 +276,59 @@ Examples:
         ...(opts.timeLimit === undefined ? {} : { timeLimitMs: opts.timeLimit * 1000 }),
         ...(quiet ? {} : { onProgress, progressPeriodMs: tty ? 500 : 5000 }),
       };
-      const r = exploreScenario(bound, {
-        ...search,
-        ...(opts.kernel === undefined ? {} : { preset: opts.kernel }),
-        overrides: switchOverrides(opts.set),
-      });
+      const overrides = switchOverrides(opts.set);
+      const kernel = opts.kernel === undefined ? {} : { preset: opts.kernel };
+      const r = exploreScenario(bound, { ...search, ...kernel, overrides });
       if (progress.shown) io.err('\r\x1b[K');
+      const first = r.result.violations[0];
+      let shown: ShownCounterexample = { shrunk: null, trace: r.trace };
+      if (first !== undefined && opts.shrink) {
+        const machine = loadScenarioMachine(bound.doc, dirname(file));
+        const s = shrinkCounterexample(r.exploration, r.actions, first.invariantName, {
+          ...kernel,
+          overrides,
+          machine,
+        });
+        if (s !== null)
+          shown = {
+            shrunk: s,
+            trace: actionTrace(
+              s.exploration,
+              runActions(s.exploration, s.actions),
+              r.trace.verdict,
+              r.expected,
+              r.met,
+              r.reasons,
+            ),
+          };
+      }
+      if (opts.traceOut !== undefined) {
+        if (first === undefined)
+          io.err(`atsim explore: no counterexample, so nothing written to ${opts.traceOut}\n`);
+        else {
+          const s = shown.shrunk;
+          const cx = counterexampleFile(
+            s?.exploration ?? r.exploration,
+            s?.reduction ?? fullReduction(bound.doc),
+            s?.actions ?? r.actions,
+            s?.invariant ?? first.invariantName,
+            relative(dirname(resolve(opts.traceOut)), resolve(file))
+              .split('\\')
+              .join('/'),
+            overrides,
+          );
+          writeOutput(opts.traceOut, JSON.stringify(cx, null, 2) + '\n');
+        }
+      }
       switch (opts.format) {
         case 'json':
-          io.out(JSON.stringify(exploreJson(r), null, 2) + '\n');
+          io.out(JSON.stringify(exploreJson(r, shown), null, 2) + '\n');
           break;
         case 'mermaid':
-          io.out(formatMermaid(r.trace));
+          io.out(formatMermaid(shown.trace));
           break;
         case 'text':
-          io.out(formatExploreText(r, styleFor(io, false)));
+          io.out(formatExploreText(r, styleFor(io, false), shown));
           break;
       }
       io.exitCode = r.met ? EXIT_OK : EXIT_FINDINGS;

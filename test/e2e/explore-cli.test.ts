@@ -187,7 +187,7 @@ describe('atsim explore', () => {
 
   describe('--trace-out and atsim run --trace', () => {
     const dir = mkdtempSync(join(tmpdir(), 'atsim-cex-'));
-    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+    afterAll(() => { rmSync(dir, { recursive: true, force: true }); });
 
     it('writes the shrunk counterexample, which atsim run --trace replays with the same violation', async () => {
       const out = join(dir, 'flr.json');

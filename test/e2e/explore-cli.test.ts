@@ -187,7 +187,9 @@ describe('atsim explore', () => {
 
   describe('--trace-out and atsim run --trace', () => {
     const dir = mkdtempSync(join(tmpdir(), 'atsim-cex-'));
-    afterAll(() => { rmSync(dir, { recursive: true, force: true }); });
+    afterAll(() => {
+      rmSync(dir, { recursive: true, force: true });
+    });
 
     it('writes the shrunk counterexample, which atsim run --trace replays with the same violation', async () => {
       const out = join(dir, 'flr.json');
@@ -309,5 +311,76 @@ describe('atsim explore', () => {
     );
     expect(nest.code).toBe(1);
     expect(nest.stdout).toContain('Verdict: violated warn:pci_dev_reset_iommu_prepare');
+  });
+
+  it('--shard i/n writes slice result files that atsim merge combines', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'atsim-shard-'));
+    try {
+      const files: string[] = [];
+      for (let i = 0; i < 2; i++) {
+        const f = join(dir, `s${i}.json`);
+        files.push(f);
+        const r = await atsim(
+          'explore',
+          FLR,
+          '--kernel',
+          'v6.12',
+          '--all',
+          '--shard',
+          `${i}/2`,
+          '--shard-out',
+          f,
+          '--fingerprints',
+        );
+        expect(r.code).toBe(1);
+        expect(r.stdout).toContain(`Shard ${i}/2 (split) of kernel v6.12 flr-vs-unmap`);
+      }
+      const m = await atsim('merge', ...files, '--format', 'json');
+      expect(m.code).toBe(1);
+      const j = JSON.parse(m.stdout) as {
+        format: string;
+        complete: boolean;
+        distinctUnion: number;
+        violations: { invariant: string }[];
+      };
+      expect(j.format).toBe('atsim-merge');
+      expect(j.complete).toBe(true);
+      // The same space as the single search of --all (41 states).
+      expect(j.distinctUnion).toBe(41);
+      expect(new Set(j.violations.map((v) => v.invariant))).toEqual(
+        new Set([
+          'reset-fenced',
+          'atc-inv-target',
+          'invalidation-timeout',
+          'no-stale-cache-entry',
+          'no-stale-translation',
+        ]),
+      );
+      const one = await atsim('merge', files[0]!);
+      expect(one.stdout).toContain('missing 1');
+      const f7 = join(dir, 'v73.json');
+      const ok = await atsim('explore', FLR, '--kernel', 'v7.3', '--shard', '0/1', '--shard-out', f7);
+      expect(ok.code).toBe(0);
+      const m7 = await atsim('merge', f7);
+      expect(m7.code).toBe(0);
+      expect(m7.stdout).toContain('No violation');
+      // Bad input.
+      writeFileSync(join(dir, 'bad.json'), '{"format":"x"}');
+      for (const args of [
+        ['merge', join(dir, 'bad.json')],
+        ['merge', files[0]!, files[0]!],
+        ['merge', files[0]!, f7],
+        ['explore', FLR, '--shard', '2/2', '--shard-out', f7],
+        ['explore', FLR, '--shard', '0/2'],
+        ['explore', FLR, '--shard', '0/2', '--shard-out', f7, '--dfs'],
+        ['explore', FLR, '--swarm'],
+      ]) {
+        const r = await atsim(...args);
+        expect(r.code, args.join(' ')).toBe(2);
+        expect(r.stderr, args.join(' ')).not.toMatch(STACK);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -14,10 +14,13 @@ import { counterexampleFile } from '../../scenario/counterexample.js';
 import {
   actionTrace,
   exploreScenario,
+  prepareExploration,
   runActions,
   type ScenarioExploreResult,
 } from '../../scenario/explore.js';
 import { fullReduction } from '../../scenario/reduce.js';
+import type { BoundScenario } from '../../scenario/bind.js';
+import { parseShard, runShard, type ShardSpec } from '../../explore/shard.js';
 import type { Trace } from '../../scenario/run.js';
 import { shrinkCounterexample, type Shrunk } from '../../scenario/shrink.js';
 import { isExploreScenario } from '../../scenario/types.js';
@@ -198,6 +201,64 @@ export function exploreJson(
   };
 }
 
+interface ShardCommandOptions {
+  readonly swarm: boolean;
+  readonly out: string | undefined;
+  readonly fingerprints: boolean;
+  readonly search: ExploreOptions;
+  readonly explore: { readonly preset?: string; readonly overrides: Record<string, 'on' | 'off'> };
+  readonly incompatible: readonly (string | null)[];
+  readonly format: 'text' | 'json' | 'mermaid';
+}
+
+/** `atsim explore FILE --shard i/n --shard-out F`: one slice of the kernel model's state space, written as a shard result file. */
+function runShardCommand(io: CliIo, bound: BoundScenario, text: string, o: ShardCommandOptions): void {
+  const bad = o.incompatible.find((x): x is string => x !== null);
+  if (bad !== undefined)
+    throw new InputError({ code: 'bad-option', message: `--shard and ${bad} exclude each other` });
+  if (o.out === undefined)
+    throw new InputError({
+      code: 'bad-option',
+      message: '--shard needs --shard-out FILE (the result file atsim merge reads)',
+    });
+  if (o.format === 'mermaid')
+    throw new InputError({
+      code: 'bad-option',
+      message: '--shard prints text or json (a slice has no single counterexample to draw)',
+    });
+  let spec: ShardSpec;
+  try {
+    spec = parseShard(text, o.swarm ? 'swarm' : 'split');
+  } catch {
+    throw new InputError({
+      code: 'bad-option',
+      message: `--shard ${text}: expected i/n with 0 <= i < n (slices are numbered from 0)`,
+    });
+  }
+  const x = prepareExploration(bound, o.explore);
+  const result = runShard(x.model, spec, {
+    ...o.search,
+    strategy: o.swarm ? 'dfs' : 'bfs',
+    fingerprints: o.fingerprints,
+  });
+  writeOutput(o.out, JSON.stringify(result) + '\n');
+  if (o.format === 'json') io.out(JSON.stringify(result.result, null, 2) + '\n');
+  else {
+    const r = result.result;
+    io.out(
+      [
+        `Shard ${spec.index}/${spec.count} (${spec.mode}) of ${result.model}`,
+        `Explored ${r.states} states, ${r.transitions} transitions in ${(r.elapsedMs / 1000).toFixed(2)} s, depth ${r.maxDepth}; stopped: ${r.stopReason}`,
+        r.violations.length === 0
+          ? 'No violation in this slice'
+          : `Violations: ${[...new Set(r.violations.map((v) => v.invariant))].join(', ')}`,
+        `Wrote ${o.out}`,
+      ].join('\n') + '\n',
+    );
+  }
+  io.exitCode = result.result.violations.length > 0 ? EXIT_FINDINGS : EXIT_OK;
+}
+
 export function exploreCommand(io: CliIo): CommandUnknownOpts {
   return new Command('explore')
     .description(
@@ -231,6 +292,19 @@ export function exploreCommand(io: CliIo): CommandUnknownOpts {
       '--trace-out <file>',
       'write the (shrunk) counterexample to a file that atsim run --trace FILE replays',
     )
+    .option(
+      '--shard <i/n>',
+      'run slice i (0-based) of n independent searches and write its result file (--shard-out); atsim merge combines them',
+    )
+    .option(
+      '--swarm',
+      'with --shard: a seeded depth-first search per slice (bug hunting) instead of a partition',
+    )
+    .option('--shard-out <file>', 'with --shard: the result file to write')
+    .option(
+      '--fingerprints',
+      "with --shard: put the slice's fingerprints in the file, so atsim merge counts the union exactly",
+    )
     .option('--quiet', 'no progress on standard error')
     .addHelpText(
       'after',
@@ -243,7 +317,8 @@ Examples:
   atsim explore scenarios/explore/010-flr-vs-unmap.yaml --kernel v7.3 --all --format json
   atsim explore scenarios/explore/010-flr-vs-unmap.yaml --kernel v6.12 --trace-out cex.json
   atsim run --trace cex.json
-  atsim explore my.yaml --random 1000 --seed 7 --max-depth 50`,
+  atsim explore my.yaml --random 1000 --seed 7 --max-depth 50
+  atsim explore my.yaml --kernel v6.12 --shard 0/4 --shard-out shard-0.json`,
     )
     .action((file, opts) => {
       if (opts.dfs === true && opts.random !== undefined)
@@ -278,6 +353,30 @@ Examples:
       };
       const overrides = switchOverrides(opts.set);
       const kernel = opts.kernel === undefined ? {} : { preset: opts.kernel };
+      if (opts.shard !== undefined) {
+        runShardCommand(io, bound, opts.shard, {
+          swarm: opts.swarm === true,
+          out: opts.shardOut,
+          fingerprints: opts.fingerprints === true,
+          search,
+          explore: { ...kernel, overrides },
+          incompatible: [
+            opts.dfs === true ? '--dfs' : null,
+            opts.random !== undefined ? '--random' : null,
+            opts.traceOut !== undefined ? '--trace-out' : null,
+          ],
+          format: opts.format,
+        });
+        if (progress.shown) io.err('\r\x1b[K');
+        return;
+      }
+      for (const [flag, given] of [
+        ['--swarm', opts.swarm],
+        ['--shard-out', opts.shardOut],
+        ['--fingerprints', opts.fingerprints],
+      ] as const)
+        if (given !== undefined)
+          throw new InputError({ code: 'bad-option', message: `${flag} goes with --shard i/n` });
       const r = exploreScenario(bound, { ...search, ...kernel, overrides });
       if (progress.shown) io.err('\r\x1b[K');
       const first = r.result.violations[0];

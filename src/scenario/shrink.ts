@@ -25,6 +25,8 @@ export interface ShrinkOptions extends Pick<ScenarioExploreOptions, 'preset' | '
   readonly maxStatesPerTry?: number;
   /** The whole shrink's time budget (default 30 s); when spent, the best so far is returned. */
   readonly timeLimitMs?: number;
+  /** Called after each candidate is explored (for progress). */
+  readonly onTry?: (tries: number, kept: number) => void;
   /** A clock, for tests (default Date.now). */
   readonly now?: () => number;
 }
@@ -216,6 +218,7 @@ export function shrinkCounterexample(
     });
     const res = explore(target, { strategy: 'bfs', maxStates: perTry, timeLimitMs: left });
     if (res.stopReason === 'time') st.timedOut = true;
+    opts.onTry?.(st.tries, st.kept);
     const v = res.violations[0];
     if (v === undefined) return null;
     return { b, x: y, actions: v.trace.slice(1).map((t) => t.action!) };

@@ -69,6 +69,39 @@ function fmtRate(n: number): string {
   return Math.round(n).toLocaleString('en-US');
 }
 
+/** Progress in words: states, states/s, depth, queue, time. */
+export function progressLine(p: Progress): string {
+  return `${fmtRate(p.states)} states, ${fmtRate(p.statesPerSecond)} states/s, depth ${p.depth}, queue ${fmtRate(p.queue)}, ${(p.elapsedMs / 1000).toFixed(1)} s`;
+}
+
+const BAR_WIDTH = 24;
+
+/**
+ * The terminal's progress bar: how far the search is towards the nearest limit it was given
+ * (--max-states, --time-limit), else the share of the stored states already expanded (the queue
+ * holds the rest), then the figures.
+ */
+export function progressBar(
+  p: Progress,
+  limits: { readonly maxStates?: number; readonly timeLimitMs?: number } = {},
+): string {
+  let frac: number;
+  let what: string;
+  const byStates = limits.maxStates === undefined ? -1 : p.states / limits.maxStates;
+  const byTime = limits.timeLimitMs === undefined ? -1 : p.elapsedMs / limits.timeLimitMs;
+  if (byStates >= 0 || byTime >= 0) {
+    frac = Math.max(byStates, byTime);
+    what = byStates >= byTime ? 'of --max-states' : 'of --time-limit';
+  } else {
+    frac = p.states === 0 ? 0 : (p.states - p.queue) / p.states;
+    what = 'expanded';
+  }
+  frac = Math.min(1, Math.max(0, frac));
+  const filled = Math.round(frac * BAR_WIDTH);
+  const bar = '█'.repeat(filled) + '░'.repeat(BAR_WIDTH - filled);
+  return `${bar} ${String(Math.floor(frac * 100)).padStart(3)}% ${what} | ${progressLine(p)}`;
+}
+
 /** The search's figures, one or two lines. */
 export function searchSummary(r: ScenarioExploreResult, st: Style = PLAIN): string[] {
   const x = r.result;
@@ -334,12 +367,15 @@ Examples:
       const tty = isTty(io, 'err');
       const quiet = opts.quiet === true;
       const progress = { shown: false };
+      const limits = {
+        ...(opts.maxStates === undefined ? {} : { maxStates: opts.maxStates }),
+        ...(opts.timeLimit === undefined ? {} : { timeLimitMs: opts.timeLimit * 1000 }),
+      };
       const onProgress = (p: Progress): boolean => {
-        const line = `${p.states} states, ${fmtRate(p.statesPerSecond)} states/s, depth ${p.depth}, queue ${p.queue}, ${(p.elapsedMs / 1000).toFixed(1)} s`;
         if (tty) {
-          io.err(`\r\x1b[K${line}`);
+          io.err(`\r\x1b[K${progressBar(p, limits)}`);
           progress.shown = true;
-        } else io.err(`atsim explore: ${line}\n`);
+        } else io.err(`atsim explore: ${progressLine(p)}\n`);
         return true;
       };
       const search: ExploreOptions = {
@@ -387,7 +423,18 @@ Examples:
           ...kernel,
           overrides,
           machine,
+          ...(quiet
+            ? {}
+            : {
+                onTry: (tries: number, kept: number): void => {
+                  if (tty) {
+                    io.err(`\r\x1b[Kshrinking: ${tries} candidates tried, ${kept} kept`);
+                    progress.shown = true;
+                  }
+                },
+              }),
         });
+        if (progress.shown) io.err('\r\x1b[K');
         if (s !== null)
           shown = {
             shrunk: s,

@@ -283,7 +283,7 @@ describe('atsim explore', () => {
 
   it('the exploration scenarios: verdicts and state counts per preset', async () => {
     const cases: [string, string, string][] = [
-      [ATTACH, 'v6.12', 'Verdict: violated nr-ats-masters'],
+      [ATTACH, 'v6.12', 'Verdict: violated reset-fenced'],
       [ATTACH, 'v7.0', 'no violation in 68 states'],
       [ATTACH, 'v7.3', 'no violation in 68 states'],
       [CXL_PASID, 'v6.12', 'Verdict: violated reset-fenced'],

@@ -84,7 +84,7 @@ function namedBdfs(bound: BoundScenario, r: Reduction): Set<Bdf> {
   return out;
 }
 
-/** Functions of `machine` kept by `keep`, each with everything below it (bridges' buses, a PF's VFs). */
+/** The function `root` of `machine` and everything below it (a bridge's buses, a PF's VFs). */
 function subtree(machine: Machine, root: number): Set<number> {
   const out = new Set<number>([root]);
   for (let changed = true; changed;) {
@@ -157,7 +157,6 @@ function usedPart(x: Exploration, actions: readonly number[]): Reduction {
   const model = x.model;
   let s: KernelExploreState = model.initialStates()[0]!;
   for (const a of actions) s = model.apply(s, a)!.next;
-  const T = r.threads.length;
   const threads = r.threads
     .map((t, i) => {
       const th = s.sys.threads[1 + i]!;
@@ -165,12 +164,9 @@ function usedPart(x: Exploration, actions: readonly number[]): Reduction {
       return { ...t, steps: t.steps.slice(0, Math.min(reached, t.steps.length)) };
     })
     .filter((t) => t.steps.length > 0);
+  // A firing that is still in progress has already been counted off the budget.
   const choices = r.choices
-    .map((c, i) => {
-      const fired = c.max - s.budgets[i]!;
-      const waiting = s.sys.threads[1 + T + i]?.cont != null;
-      return { ...c, max: fired + (waiting && fired === 0 ? 1 : 0) };
-    })
+    .map((c, i) => ({ ...c, max: c.max - s.budgets[i]! }))
     .filter((c) => c.max > 0);
   return { ...r, threads, choices };
 }

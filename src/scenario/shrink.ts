@@ -165,9 +165,7 @@ function usedPart(x: Exploration, actions: readonly number[]): Reduction {
     })
     .filter((t) => t.steps.length > 0);
   // A firing that is still in progress has already been counted off the budget.
-  const choices = r.choices
-    .map((c, i) => ({ ...c, max: c.max - s.budgets[i]! }))
-    .filter((c) => c.max > 0);
+  const choices = r.choices.map((c, i) => ({ ...c, max: c.max - s.budgets[i]! })).filter((c) => c.max > 0);
   return { ...r, threads, choices };
 }
 

@@ -3,6 +3,7 @@ import { Command, CommanderError } from '@commander-js/extra-typings';
 import { InputError } from '../diagnostics.js';
 import { exploreCommand } from './commands/explore.js';
 import { inspectCommand } from './commands/inspect.js';
+import { mergeCommand } from './commands/merge.js';
 import { scenarioCommands } from './commands/scenario-commands.js';
 import { EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK } from './exit-codes.js';
 import { processIo, type CliIo } from './io.js';
@@ -23,7 +24,7 @@ export function buildProgram(io: CliIo): Command {
         io.err(s);
       },
     });
-  const sub = [inspectCommand(io), ...scenarioCommands(io), exploreCommand(io)];
+  const sub = [inspectCommand(io), ...scenarioCommands(io), exploreCommand(io), mergeCommand(io)];
   for (const c of sub) {
     c.exitOverride()
       .configureOutput({

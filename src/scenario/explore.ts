@@ -25,6 +25,7 @@ import {
   namedOp,
   opText,
   violationKey,
+  type PlanRun,
   type RunOptions,
   type Trace,
   type TraceStep,
@@ -50,26 +51,37 @@ export interface ScenarioExploreResult {
   readonly reasons: readonly string[];
   /** The setup run, then the first counterexample's steps (or just the setup when none). */
   readonly trace: Trace;
+  /** The setup and the model explored. */
+  readonly exploration: Exploration;
+  /** The first counterexample's action ids (empty when none, or when the violation is in the setup). */
+  readonly actions: readonly number[];
 }
 
 function sameIds(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
-export function exploreScenario(
+/** A scenario's setup run and the kernel model explored from the state it leaves. */
+export interface Exploration {
+  readonly bound: BoundScenario;
+  readonly setup: PlanRun;
+  readonly model: KernelModel;
+}
+
+/** Runs the setup steps (faults, boot, `steps:`) and builds the kernel model of the threads and choices. */
+export function prepareExploration(
   bound: BoundScenario,
-  opts: ScenarioExploreOptions = {},
-): ScenarioExploreResult {
+  opts: Pick<ScenarioExploreOptions, 'preset' | 'overrides' | 'invariants'> = {},
+): Exploration {
   const setup = executePlan(bound, {
     ...(opts.preset === undefined ? {} : { preset: opts.preset }),
     ...(opts.overrides === undefined ? {} : { overrides: opts.overrides }),
     ...(opts.invariants === undefined ? {} : { invariants: opts.invariants }),
     snapshots: 'none',
   });
-  const world = setup.world;
   const setupViolations = setup.trace.steps.flatMap((s) => s.violations);
   const model = new KernelModel({
-    world,
+    world: setup.world,
     initial: setup.state,
     initialViolations: setupViolations,
     threads: bound.threadOps.map((list) => list.map((p) => p.op)),
@@ -77,6 +89,80 @@ export function exploreScenario(
     ...(opts.invariants === undefined ? {} : { invariants: opts.invariants }),
     name: `kernel ${setup.preset} ${bound.doc.name}`,
   });
+  return { bound, setup, model };
+}
+
+/** What taking a list of actions after the setup did, as run steps. */
+export interface ActionRun {
+  /** The setup's steps, then one per action taken. */
+  readonly steps: readonly TraceStep[];
+  /** The explorer state reached. */
+  readonly last: KernelExploreState;
+  /** The number of actions taken: all of them unless one was not enabled. */
+  readonly taken: number;
+  /** The state fingerprint after each action taken (16 hex digits). */
+  readonly fingerprints: readonly string[];
+}
+
+/** Takes `actions` (the model's action ids) from the initial state, stopping at one that is not enabled. */
+export function runActions(x: Exploration, actions: readonly number[]): ActionRun {
+  const { bound, setup, model } = x;
+  const world = setup.world;
+  const steps: TraceStep[] = [...setup.trace.steps];
+  const seen = new Set<string>();
+  for (const s of steps) for (const v of s.violations) seen.add(violationKey(v));
+  let cur = model.initialStates()[0]!;
+  const fingerprints: string[] = [];
+  let taken = 0;
+  for (const action of actions) {
+    const prev = cur;
+    const r = model.apply(prev, action);
+    if (r === null) break;
+    taken++;
+    cur = r.next;
+    const choice = model.isChoice(action);
+    const owner = model.ownerOf(action);
+    const planned = choice
+      ? bound.choiceOps[owner]!.planned
+      : bound.threadOps[owner]![prev.sys.threads[r.thread]!.pc]!;
+    const step = planned.step;
+    const op = namedOp(world, r.op);
+    const fingerprint = fingerprintHex({ hi: cur.sys.fpHi, lo: cur.sys.fpLo });
+    fingerprints.push(fingerprint);
+    steps.push({
+      n: steps.length + 1,
+      origin: choice ? 'choice' : 'thread',
+      index: step?.index ?? null,
+      line: step?.where.line ?? null,
+      op,
+      text: `${opText(op, null)}${choice ? '  (choice)' : ''}`,
+      thread: r.thread,
+      phase: null,
+      ret: r.ret,
+      retName: r.ret === null ? null : errnoName(r.ret),
+      waiting: r.waiting,
+      skipped: false,
+      expect: null,
+      note: step?.note ?? null,
+      events: r.events,
+      violations: r.violations.map((v) => {
+        const key = violationKey(v);
+        const isNew = !seen.has(key);
+        seen.add(key);
+        return { ...v, new: isNew };
+      }),
+      fingerprint,
+    });
+  }
+  return { steps, last: cur, taken, fingerprints };
+}
+
+export function exploreScenario(
+  bound: BoundScenario,
+  opts: ScenarioExploreOptions = {},
+): ScenarioExploreResult {
+  const x = prepareExploration(bound, opts);
+  const { setup, model } = x;
 
   // With 'all', remember every id any stored state violates (the result keeps only maxViolations traces).
   const all = opts.violations === 'all';
@@ -101,52 +187,12 @@ export function exploreScenario(
   ids = [...new Set(ids)].sort();
 
   // The trace: the setup, then the counterexample's steps re-executed with their events.
-  const steps: TraceStep[] = [...setup.trace.steps];
-  const seen = new Set<string>();
-  for (const s of steps) for (const v of s.violations) seen.add(violationKey(v));
-  let state = setup.state;
-  if (first !== undefined) {
-    let cur = first.trace[0]!.state;
-    for (const t of first.trace.slice(1)) {
-      const prev = cur;
-      const r = model.apply(prev, t.action!);
-      if (r === null) throw new Error(`explore: the counterexample's action ${t.label} is not enabled`);
-      cur = r.next;
-      state = cur.sys;
-      const choice = model.isChoice(t.action!);
-      const owner = model.ownerOf(t.action!);
-      const planned = choice
-        ? bound.choiceOps[owner]!.planned
-        : bound.threadOps[owner]![prev.sys.threads[r.thread]!.pc]!;
-      const step = planned.step;
-      const op = namedOp(world, r.op);
-      steps.push({
-        n: steps.length + 1,
-        origin: choice ? 'choice' : 'thread',
-        index: step?.index ?? null,
-        line: step?.where.line ?? null,
-        op,
-        text: `${opText(op, null)}${choice ? '  (choice)' : ''}`,
-        thread: r.thread,
-        phase: null,
-        ret: r.ret,
-        retName: r.ret === null ? null : errnoName(r.ret),
-        waiting: r.waiting,
-        skipped: false,
-        expect: null,
-        note: step?.note ?? null,
-        events: r.events,
-        violations: r.violations.map((v) => {
-          const key = violationKey(v);
-          const isNew = !seen.has(key);
-          seen.add(key);
-          return { ...v, new: isNew };
-        }),
-        fingerprint: fingerprintHex({ hi: cur.sys.fpHi, lo: cur.sys.fpLo }),
-      });
-    }
-  }
-
+  const actions = first === undefined ? [] : first.trace.slice(1).map((t) => t.action!);
+  const ran = runActions(x, actions);
+  if (ran.taken < actions.length)
+    throw new Error(
+      `explore: the counterexample's action ${model.actionLabel(actions[ran.taken]!)} is not enabled`,
+    );
   const expected = bound.doc.expect === null ? null : setup.trace.expected;
   const reasons: string[] = [];
   if (setup.trace.error !== null) reasons.push(`the model failed at setup step #${setup.trace.error.n}`);
@@ -169,17 +215,30 @@ export function exploreScenario(
     if (extra.length > 0) reasons.push(`violated ${extra.join(', ')}, which is not expected`);
   }
   const met = reasons.length === 0;
-  const trace: Trace = {
+  const trace = actionTrace(x, ran, { holds: ids.length === 0, violated: ids }, expected, met, reasons);
+  return { model, result, violated: ids, expected, met, reasons, trace, exploration: x, actions };
+}
+
+/** The run trace of a list of actions (the setup's trace with the actions' steps, a verdict and an expectation). */
+export function actionTrace(
+  x: Exploration,
+  ran: ActionRun,
+  verdict: Trace['verdict'],
+  expected: Verdict | null,
+  met: boolean,
+  reasons: readonly string[],
+): Trace {
+  const setup = x.setup;
+  return {
     ...setup.trace,
-    steps,
-    verdict: { holds: ids.length === 0, violated: ids },
+    steps: ran.steps,
+    verdict,
     expected,
     met,
-    final: snapshotOf(world, state),
+    final: snapshotOf(setup.world, ran.last.sys),
     notes: [
       ...setup.trace.notes.filter((n) => !n.includes('never fired')),
       ...reasons.map((r) => `not met: ${r}`),
     ],
   };
-  return { model, result, violated: ids, expected, met, reasons, trace };
 }

@@ -2,10 +2,17 @@
 import { writeFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option, type CommandUnknownOpts } from '@commander-js/extra-typings';
 import { InputError } from '../../diagnostics.js';
-import { loadScenarioFile } from '../../node/load-scenario.js';
+import { dirname, join } from 'node:path';
+import { loadScenarioFile, loadScenarioMachine } from '../../node/load-scenario.js';
 import { formatMermaid } from '../../report/mermaid.js';
 import { formatTextReport } from '../../report/text.js';
-import { runScenario, type SnapshotChoice } from '../../scenario/run.js';
+import { runScenario, type SnapshotChoice, type Trace } from '../../scenario/run.js';
+import {
+  parseCounterexample,
+  replayCounterexample,
+  type ReplayOptions,
+} from '../../scenario/counterexample.js';
+import { readTextFile } from '../../node/read-text-file.js';
 import { EXIT_FINDINGS, EXIT_INTERNAL, EXIT_OK } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
 import { parseSwitchOverrides, scenarioKernelOption, switchOverrideOption } from '../options.js';
@@ -36,12 +43,28 @@ export function switchOverrides(items: readonly string[]): Record<string, 'on' |
   }
 }
 
+/** Replays a counterexample file (atsim explore --trace-out) on the scenario it names. */
+export function replayTraceFile(file: string, opts: Omit<ReplayOptions, 'machine'>): Trace {
+  const cx = parseCounterexample(
+    readTextFile(file, 'a counterexample file is JSON (atsim explore --trace-out)'),
+    file,
+  );
+  const scenario = join(dirname(file), cx.scenario.file);
+  const bound = loadScenarioFile(scenario);
+  const machine = loadScenarioMachine(bound.doc, dirname(scenario));
+  return replayCounterexample(bound, cx, { ...opts, machine }).trace;
+}
+
 export function runCommand(io: CliIo): CommandUnknownOpts {
   return new Command('run')
     .description(
       'Run one scenario under one kernel preset: every step, its kernel events, and every invariant checked after it.',
     )
-    .argument('<file>', 'a scenario file (YAML or JSON; docs/scenario-format.md)')
+    .argument('[file]', 'a scenario file (YAML or JSON; docs/scenario-format.md)')
+    .option(
+      '--trace <file>',
+      'replay a counterexample file written by atsim explore --trace-out, step by step (instead of a scenario)',
+    )
     .addOption(scenarioKernelOption())
     .addOption(switchOverrideOption())
     .addOption(
@@ -61,20 +84,43 @@ export function runCommand(io: CliIo): CommandUnknownOpts {
       'after',
       `
 Exit codes: 0 the expectation is met (or nothing is violated when none is stated), 1 it is not,
-2 bad input, 3 the model failed.
+2 bad input, 3 the model failed. With --trace: 0 the counterexample reproduces (its invariant is
+violated at the end), 1 it does not (another --kernel, or a changed scenario).
 
 Examples:
   atsim run scenarios/001-vf-quirked-pf-commit-failure.yaml --kernel v7.2
   atsim run my.yaml --set smmu-ats-prepared-gate=on --format json --out trace.json
-  atsim run my.yaml --format mermaid > run.mmd`,
+  atsim run my.yaml --format mermaid > run.mmd
+  atsim run --trace cex.json --format json`,
     )
     .action((file, opts) => {
-      const bound = loadScenarioFile(file);
-      const trace = runScenario(bound, {
-        ...(opts.kernel === undefined ? {} : { preset: opts.kernel }),
-        overrides: switchOverrides(opts.set),
-        snapshots: snapshotChoice(opts.snapshot),
-      });
+      if ((file === undefined) === (opts.trace === undefined))
+        throw new InputError({
+          code: 'bad-option',
+          message:
+            file === undefined
+              ? 'expected a scenario file, or --trace FILE (a counterexample file)'
+              : 'give a scenario file or --trace FILE, not both (the counterexample file names its scenario)',
+        });
+      let trace: Trace;
+      if (opts.trace !== undefined) {
+        if (opts.snapshot.length > 0)
+          throw new InputError({
+            code: 'bad-option',
+            message: '--snapshot goes with a scenario file, not --trace',
+          });
+        trace = replayTraceFile(opts.trace, {
+          ...(opts.kernel === undefined ? {} : { preset: opts.kernel }),
+          ...(opts.set.length === 0 ? {} : { overrides: switchOverrides(opts.set) }),
+        });
+      } else {
+        const bound = loadScenarioFile(file!);
+        trace = runScenario(bound, {
+          ...(opts.kernel === undefined ? {} : { preset: opts.kernel }),
+          overrides: switchOverrides(opts.set),
+          snapshots: snapshotChoice(opts.snapshot),
+        });
+      }
       const toFile = opts.out !== undefined;
       let text: string;
       switch (opts.format) {

@@ -593,20 +593,16 @@ describe('real -vvv text from public reports', () => {
   });
 });
 
-describe('performance', () => {
-  it('reads 10,000 functions of -vvv text in about a second', () => {
+describe('scale', () => {
+  it('reads 10,000 functions of -vvv text (speed: npm run bench)', () => {
     const blocks: TextLine[][] = [];
     for (let n = 0; blocks.length < 10_000; n++) {
       const { block } = textBlocks[n % textBlocks.length]!;
       const bdf = `${((n >> 8) & 0xff).toString(16).padStart(2, '0')}:${((n >> 3) & 31).toString(16).padStart(2, '0')}.${n & 7}`;
       blocks.push([{ text: block.lines[0]!.text.replace(/^\S+/, bdf), line: 1 }, ...block.lines.slice(1)]);
     }
-    const start = performance.now();
     let ats = 0;
     for (const b of blocks) if (parseLspciTextBlock(b, 'big.txt').ats !== null) ats++;
-    const ms = performance.now() - start;
     expect(ats).toBeGreaterThan(0);
-    // About a second on an idle machine; the bound leaves room for a shared CI core.
-    expect(ms).toBeLessThan(4000);
   });
 });

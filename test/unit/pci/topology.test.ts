@@ -418,8 +418,8 @@ describe('property: untrusted iff an ancestor is external-facing', () => {
   });
 });
 
-describe('performance', () => {
-  it('builds 30,000 functions in well under a second', () => {
+describe('scale', () => {
+  it('builds 30,000 functions with inferred VFs and an external-facing port (speed: npm run bench)', () => {
     const template = new MachineBuilder()
       .function('0000:01:00.0', NIC)
       .function('0000:01:01.0', {
@@ -450,12 +450,9 @@ describe('performance', () => {
           }
       }
     }
-    const t0 = performance.now();
     const m = buildMachine(fns, { externalFacing: ['0000:00:00.0'] });
-    const ms = performance.now() - t0;
     expect(m.functions.length).toBeGreaterThanOrEqual(30_000);
     expect(m.diagnostics).toEqual([]);
     expect(m.functions.filter((f) => f.untrusted)).toHaveLength(256);
-    expect(ms).toBeLessThan(1000);
   });
 });

@@ -10,7 +10,8 @@ import { parseCmdline } from '../kernel/cmdline.js';
 import { PRESET_IDS, isPresetId, type PresetId } from '../kernel/presets.js';
 import { SWITCH_IDS, isSwitchId, type SwitchId } from '../kernel/switches.js';
 import type { MachineFileFunction } from '../import/machine-file.js';
-import type { IommuFeatures } from '../model/world.js';
+import type { IommuDriverName } from '../model/world.js';
+import { parseIommuConfig, type IommuConfigInput } from '../import/iommu-config.js';
 import type { OpName } from '../model/ops.js';
 import { canonicalBdf, type Bdf } from '../pci/bdf.js';
 import { MachineBuilder, bridgeDefaultIds, isBridgePortType, type FunctionSpec } from '../pci/builder.js';
@@ -21,7 +22,7 @@ import {
   ExampleMachineSchema,
   ImportMachineSchema,
   InlineMachineSchema,
-  IommuSchema,
+  IOMMU_DRIVER_NAMES,
   OP_SYNTAX,
   PHASES,
   CHOICE_KEYS,
@@ -99,7 +100,15 @@ export function parseScenario(text: string, file: string): ScenarioDoc {
   const claim = check(src, TOP_SHAPE.claim, ['claim'], data.claim) ?? null;
   const thread = data.thread === undefined ? null : check(src, ThreadSchema, ['thread'], data.thread);
   const { machine, groups, requireDirect } = parseMachine(src, data.machine);
-  const iommu = parseIommu(src, data.iommu);
+  const { features: iommu, driver, vtd, amd } = parseIommu(src, data.iommu);
+  const drivers =
+    data.drivers === undefined ? [driver] : [...check(src, TOP_SHAPE.drivers, ['drivers'], data.drivers)!];
+  if (data.drivers !== undefined && !drivers.includes(driver))
+    throw src.error(
+      CODE,
+      ['drivers'],
+      `the scenario's own driver ${driver} (iommu.driver) must be one of the drivers it lists`,
+    );
   const kernel = parseKernel(src, data.kernel);
 
   const faults: ScenarioStep[] = [];
@@ -138,6 +147,10 @@ export function parseScenario(text: string, file: string): ScenarioDoc {
     groups,
     requireDirect,
     iommu,
+    driver,
+    vtd,
+    amd,
+    drivers,
     kernel,
     faults,
     steps,
@@ -259,19 +272,8 @@ function buildInline(src: YamlSource, functions: readonly MachineFileFunction[])
 
 // --- iommu and kernel ---
 
-const PAGE_SHIFT: Readonly<Record<string, number>> = { '4K': 12, '16K': 14, '64K': 16 };
-
-function parseIommu(src: YamlSource, raw: unknown): Partial<IommuFeatures> {
-  if (raw === undefined) return {};
-  const m = check(src, IommuSchema, ['iommu'], raw);
-  const out: { -readonly [K in keyof IommuFeatures]?: IommuFeatures[K] } = {};
-  if (m.ats !== undefined) out.ats = m.ats;
-  if (m.stage1 !== undefined) out.stage1 = m.stage1;
-  if (m.stage2 !== undefined) out.stage2 = m.stage2;
-  if (m.ssidBits !== undefined) out.ssidBits = m.ssidBits;
-  if (m.pageSize !== undefined) out.pageShift = PAGE_SHIFT[m.pageSize]!;
-  if (m.msiThroughIommu !== undefined) out.msiThroughIommu = m.msiThroughIommu;
-  return out;
+function parseIommu(src: YamlSource, raw: unknown): IommuConfigInput {
+  return parseIommuConfig(src, CODE, ['iommu'], raw);
 }
 
 function parseKernel(src: YamlSource, raw: unknown): ScenarioDoc['kernel'] {
@@ -620,6 +622,52 @@ function parseExpect(src: YamlSource, raw: unknown, ids: BdfRefLike[]): PerPrese
       `expected holds, {violates: [ids]}, or one of those per preset${describeValue(raw)}`,
     );
   const map: Partial<Record<PresetId | 'default', Verdict>> = {};
+  const byDriver: Partial<Record<IommuDriverName, PerPreset<Verdict>>> = {};
+  for (const [k, v] of Object.entries(raw)) {
+    if ((IOMMU_DRIVER_NAMES as readonly string[]).includes(k)) {
+      byDriver[k as IommuDriverName] = parseDriverExpect(src, [...path, k], v, toVerdict);
+      continue;
+    }
+    if (k !== 'default' && !isPresetId(k))
+      throw src.error(
+        CODE,
+        path,
+        `unknown preset '${k}'; expected one of ${PRESET_IDS.join(', ')}, default, or a driver (${IOMMU_DRIVER_NAMES.join(', ')})`,
+        k,
+      );
+    map[k] = toVerdict(check(src, VerdictSchema, [...path, k], v), [...path, k]);
+  }
+  // With driver-specific expectations the plain ones may leave presets out (the drivers cover them).
+  const hasDrivers = Object.keys(byDriver).length > 0;
+  const plain =
+    hasDrivers && map.default === undefined && PRESET_IDS.some((id) => map[id] === undefined)
+      ? { byPreset: plainByPreset(map), default: null }
+      : perPreset(src, path, map);
+  return hasDrivers ? { ...plain, byDriver } : plain;
+}
+
+function plainByPreset<T>(map: Partial<Record<PresetId | 'default', T>>): Partial<Record<PresetId, T>> {
+  const out: Partial<Record<PresetId, T>> = {};
+  for (const id of PRESET_IDS) if (map[id] !== undefined) out[id] = map[id];
+  return out;
+}
+
+/** expect: {<driver>: verdict | {<preset>: verdict, default: verdict}}. */
+function parseDriverExpect(
+  src: YamlSource,
+  path: readonly PathSeg[],
+  raw: unknown,
+  toVerdict: (v: z.output<typeof VerdictSchema>, at: readonly PathSeg[]) => Verdict,
+): PerPreset<Verdict> {
+  if (isVerdictInput(raw))
+    return { byPreset: {}, default: toVerdict(check(src, VerdictSchema, path, raw), path) };
+  if (!isRecord(raw))
+    throw src.error(
+      CODE,
+      path,
+      `expected holds, {violates: [ids]}, or one of those per preset${describeValue(raw)}`,
+    );
+  const map: Partial<Record<PresetId | 'default', Verdict>> = {};
   for (const [k, v] of Object.entries(raw)) {
     if (k !== 'default' && !isPresetId(k))
       throw src.error(
@@ -630,5 +678,5 @@ function parseExpect(src: YamlSource, raw: unknown, ids: BdfRefLike[]): PerPrese
       );
     map[k] = toVerdict(check(src, VerdictSchema, [...path, k], v), [...path, k]);
   }
-  return perPreset(src, path, map);
+  return { byPreset: plainByPreset(map), default: map.default ?? null };
 }

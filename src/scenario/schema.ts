@@ -12,6 +12,7 @@ import * as z from 'zod';
 import { errnoValue } from '../kernel/errno.js';
 import { PRESET_IDS } from '../kernel/presets.js';
 import { SWITCH_IDS, type SwitchId } from '../kernel/switches.js';
+import { IOMMU_DRIVER_NAMES, IommuSchema } from '../import/iommu-config.js';
 import { MachineFileSchema } from '../import/machine-file.js';
 import type { OpName } from '../model/ops.js';
 import { canonicalBdf } from '../pci/bdf.js';
@@ -268,11 +269,20 @@ export const VerdictSchema = z
   ])
   .meta({ id: 'Verdict' });
 
+const PerPresetVerdictSchema = z
+  .partialRecord(z.enum([...PRESET_IDS, 'default']), VerdictSchema)
+  .describe('per kernel preset; default covers the presets not listed');
+
 export const ExpectSchema = z.union([
   VerdictSchema,
   z
-    .partialRecord(z.enum([...PRESET_IDS, 'default']), VerdictSchema)
-    .describe('per kernel preset; default covers the presets not listed'),
+    .partialRecord(
+      z.enum([...PRESET_IDS, 'default', ...IOMMU_DRIVER_NAMES]),
+      z.union([VerdictSchema, PerPresetVerdictSchema]),
+    )
+    .describe(
+      'per kernel preset (default covers the presets not listed); under a driver name (smmuv3, vtd, amd), the same for runs with that driver, which take precedence',
+    ),
 ]);
 
 export const ThreadSchema = z.strictObject(
@@ -334,26 +344,7 @@ export const ImportMachineSchema = z.strictObject({
 
 export const MachineSchema = z.union([InlineMachineSchema, ExampleMachineSchema, ImportMachineSchema]);
 
-export const PAGE_SIZES = ['4K', '16K', '64K'] as const;
-
-export const IommuSchema = z.strictObject(
-  {
-    ats: bool.optional().describe('ARM_SMMU_FEAT_ATS (default true)'),
-    stage1: bool.optional().describe('ARM_SMMU_FEAT_TRANS_S1 (default true)'),
-    stage2: bool.optional().describe('ARM_SMMU_FEAT_TRANS_S2 (default true)'),
-    ssidBits: z
-      .int({ error: 'expected 0..20' })
-      .min(0, { error: 'expected 0..20' })
-      .max(20, { error: 'expected 0..20' })
-      .optional()
-      .describe('SubstreamID bits (default 20; 0: no PASIDs)'),
-    pageSize: enumOf(PAGE_SIZES)
-      .optional()
-      .describe('the smallest page size, programmed as the STU (default 4K)'),
-    msiThroughIommu: bool.optional().describe('MSIs are translated by the IOMMU, as on ARM (default true)'),
-  },
-  { error: 'expected a mapping of SMMU features' },
-);
+export { IOMMU_DRIVER_NAMES, IommuSchema, PAGE_SIZES, VTD_MODES } from '../import/iommu-config.js';
 
 export const SWITCH_VALUE_ERROR = 'expected on or off';
 export const SwitchValueSchema = z.union([z.enum(['on', 'off']), z.boolean()], { error: SWITCH_VALUE_ERROR });
@@ -389,6 +380,13 @@ export const TOP_SHAPE = {
   claim: z.string({ error: 'expected text' }).optional().describe('the claim, in words'),
   machine: MachineSchema,
   iommu: IommuSchema.optional(),
+  drivers: z
+    .array(enumOf(IOMMU_DRIVER_NAMES), { error: 'expected a list of drivers: smmuv3, vtd, amd' })
+    .min(1, { error: 'expected at least one driver' })
+    .optional()
+    .describe(
+      'the IOMMU drivers the claim applies to: atsim check runs the scenario under each (default: iommu.driver only)',
+    ),
   kernel: KernelSchema.optional(),
   faults: z
     .array(FaultSchema, { error: 'expected a list of faults' })

@@ -79,6 +79,12 @@ export function runCommand(io: CliIo): CommandUnknownOpts {
       parseSnapshot,
       [] as string[],
     )
+    .addOption(
+      new Option(
+        '--driver <driver>',
+        "the IOMMU driver, one of the scenario's drivers (default: its iommu.driver)",
+      ).choices(['smmuv3', 'vtd', 'amd'] as const),
+    )
     .option('--verbose', 'list the events of the implicit boot too')
     .addHelpText(
       'after',
@@ -91,6 +97,7 @@ Examples:
   atsim run scenarios/001-vf-quirked-pf-commit-failure.yaml --kernel v7.2
   atsim run my.yaml --set smmu-ats-prepared-gate=on --format json --out trace.json
   atsim run my.yaml --format mermaid > run.mmd
+  atsim run scenarios/050-vtd-scalable-blocked-ats-on.yaml --kernel v7.3 --driver vtd
   atsim run --trace cex.json --format json`,
     )
     .action((file, opts) => {
@@ -104,10 +111,10 @@ Examples:
         });
       let trace: Trace;
       if (opts.trace !== undefined) {
-        if (opts.snapshot.length > 0)
+        if (opts.snapshot.length > 0 || opts.driver !== undefined)
           throw new InputError({
             code: 'bad-option',
-            message: '--snapshot goes with a scenario file, not --trace',
+            message: `${opts.snapshot.length > 0 ? '--snapshot' : '--driver'} goes with a scenario file, not --trace (a counterexample replays under its scenario's driver)`,
           });
         trace = replayTraceFile(opts.trace, {
           ...(opts.kernel === undefined ? {} : { preset: opts.kernel }),
@@ -115,7 +122,13 @@ Examples:
         });
       } else {
         const bound = loadScenarioFile(file!);
+        if (opts.driver !== undefined && !bound.doc.drivers.includes(opts.driver))
+          throw new InputError({
+            code: 'bad-option',
+            message: `${file} applies to ${bound.doc.drivers.join(', ')} (its drivers:), not ${opts.driver}`,
+          });
         trace = runScenario(bound, {
+          ...(opts.driver === undefined ? {} : { driver: opts.driver }),
           ...(opts.kernel === undefined ? {} : { preset: opts.kernel }),
           overrides: switchOverrides(opts.set),
           snapshots: snapshotChoice(opts.snapshot),

@@ -67,17 +67,17 @@ function hashInto(v: unknown): void {
     for (let i = 0; i < v.length; i++) word(v.charCodeAt(i));
   } else if (typeof v === 'object') {
     // Nested objects and arrays contribute their own content hash.
-    const c = contentHash(v);
-    word(c[0]!);
-    word(c[1]!);
+    contentInto(v);
+    word(cHi);
+    word(cLo);
   }
 }
 
-/**
- * The content hash of a record or array, as [hi, lo]. (Caching it per immutable record in a
- * WeakMap was measured slower: the ephemeron cost in GC outweighs the saved hashing.)
- */
-export function contentHash(v: object): readonly number[] {
+// The result of contentInto(), in module variables so nested records allocate nothing.
+let cHi = 0;
+let cLo = 0;
+
+function contentInto(v: object): void {
   const s1 = h1;
   const s2 = h2;
   const sn = hn;
@@ -101,11 +101,21 @@ export function contentHash(v: object): readonly number[] {
   }
   const a = fmix(h1 ^ hn);
   const b = fmix(h2 ^ Math.imul(hn, 0x27d4eb2d));
-  const r = [(a ^ Math.imul(b, 0x165667b1)) >>> 0, (b ^ Math.imul(a, 0x9e3779b1)) >>> 0];
   h1 = s1;
   h2 = s2;
   hn = sn;
-  return r;
+  cHi = (a ^ Math.imul(b, 0x165667b1)) >>> 0;
+  cLo = (b ^ Math.imul(a, 0x9e3779b1)) >>> 0;
+}
+
+/**
+ * The content hash of a record or array, as [hi, lo]. (Caching it per immutable record in a
+ * WeakMap was measured slower: the ephemeron cost in GC outweighs the saved hashing. States keep
+ * their records' hashes instead: see StateHashes.)
+ */
+export function contentHash(v: object): readonly number[] {
+  contentInto(v);
+  return [cHi, cLo];
 }
 
 const out = { hi: 0, lo: 0 };
@@ -124,9 +134,9 @@ export function recordHash(coll: Coll, index: number, rec: unknown): { hi: numbe
     chi = 0x5bd1e995;
     clo = 0x1b873593;
   } else {
-    const c = contentHash(rec);
-    chi = c[0]!;
-    clo = c[1]!;
+    contentInto(rec);
+    chi = cHi;
+    clo = cLo;
   }
   const pos = Math.imul(coll, 0x9e3779b1) ^ Math.imul(index + 1, 0x85ebca6b);
   out.hi = fmix(chi ^ pos);
@@ -176,13 +186,51 @@ export function fingerprintFull(s: SystemState): { hi: number; lo: number } {
   return { hi: hi >>> 0, lo: lo >>> 0 };
 }
 
+/**
+ * The record hashes behind a state's fingerprint, kept with the state so that a transition that
+ * replaces a record looks its old hash up instead of hashing the old record again. Indexed by
+ * Coll, then by chunk of HASH_CHUNK positions: hashes[c][i >> 3][2 * (i & 7)] and [... + 1] are the
+ * hi and lo halves of position i's record hash (Mem: per page; Drv, GlobalPasids, Faults: one
+ * position). Chunks keep the copy a transition makes small; plain arrays, because typed arrays
+ * this small cost more to allocate and collect. Never mutated once a state holds it (Tx.commit
+ * copies what it changes).
+ */
+export type StateHashes = readonly (readonly (readonly number[])[])[];
+
+/** Positions per chunk of StateHashes (a power of two: index >> HASH_CHUNK_SHIFT). */
+export const HASH_CHUNK_SHIFT = 3;
+export const HASH_CHUNK = 1 << HASH_CHUNK_SHIFT;
+
+/** Number of Coll tags + 1 (index 0 is unused). */
+export const COLL_SLOTS = 12;
+
+/** The record hashes and fingerprint of a state, from scratch. */
+export function hashesFull(s: SystemState): { hashes: StateHashes; hi: number; lo: number } {
+  const hashes: number[][][] = [];
+  for (let c = 0; c < COLL_SLOTS; c++) hashes.push([]);
+  let hi = 0;
+  let lo = 0;
+  eachRecord(s, (c, i, r) => {
+    const x = recordHash(c, i, r);
+    const outer = hashes[c]!;
+    const k = i >> HASH_CHUNK_SHIFT;
+    while (outer.length <= k) outer.push([]);
+    // Positions come in order, so each chunk is built by push (and stays a packed array).
+    outer[k]!.push(x.hi, x.lo);
+    hi ^= x.hi;
+    lo ^= x.lo;
+  });
+  return { hashes, hi: hi >>> 0, lo: lo >>> 0 };
+}
+
 export function withFingerprint<T extends SystemState>(s: T): T {
-  const fp = fingerprintFull(s);
-  return { ...s, fpHi: fp.hi, fpLo: fp.lo };
+  const h = hashesFull(s);
+  return { ...s, fpHi: h.hi, fpLo: h.lo, hashes: h.hashes };
 }
 
 /** Structural equality of two states (fingerprints first, then every record). */
 export function statesEqual(a: SystemState, b: SystemState): boolean {
   if (a.fpHi !== b.fpHi || a.fpLo !== b.fpLo) return false;
-  return JSON.stringify({ ...a, fpHi: 0, fpLo: 0 }) === JSON.stringify({ ...b, fpHi: 0, fpLo: 0 });
+  const strip = { fpHi: 0, fpLo: 0, hashes: undefined };
+  return JSON.stringify({ ...a, ...strip }) === JSON.stringify({ ...b, ...strip });
 }

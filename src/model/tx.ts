@@ -9,7 +9,7 @@ import type { KernelEvent } from '../kernel/events.js';
 import type { PciCtx, PciDev, PciDevInfo } from '../pci/pci-dev.js';
 import type { DomainType } from '../iommu/domain-type.js';
 import { canonicalize } from './canonical.js';
-import { Coll, fingerprintFull, recordHash } from './fingerprint.js';
+import { Coll, HASH_CHUNK_SHIFT, hashesFull, recordHash } from './fingerprint.js';
 import type {
   ArmedFault,
   DeviceState,
@@ -103,6 +103,9 @@ export class Tx implements PciCtx {
   private faultList: readonly ArmedFault[];
   private singlesChanged = 0;
   private domainsReshaped = false;
+  /** Pages written through setPage() (null: none, or the whole pool was replaced by setMem()). */
+  private pagesChanged: number[] | null = null;
+  private pagesOwned = false;
 
   constructor(
     readonly world: World,
@@ -230,6 +233,22 @@ export class Tx implements PciCtx {
   setMem(m: MemoryState): void {
     this.memRec = m;
     this.singlesChanged |= 4;
+    this.pagesChanged = null;
+    this.pagesOwned = false;
+  }
+  /** Sets one physical page's owner (0 free, 1 + domain slot), copying the pool once per transaction. */
+  setPage(p: number, owner: number): void {
+    if (this.memRec.pages[p] === owner) return;
+    if (!this.pagesOwned) {
+      const whole = (this.singlesChanged & 4) !== 0;
+      this.memRec = { pages: this.memRec.pages.slice() };
+      this.singlesChanged |= 4;
+      this.pagesOwned = true;
+      // After a setMem() every page is compared at commit; otherwise only the listed ones.
+      this.pagesChanged = whole ? null : [];
+    }
+    (this.memRec.pages as number[])[p] = owner;
+    this.pagesChanged?.push(p);
   }
   thread(t: number): ThreadState {
     return this.threadArr.get(t);
@@ -267,25 +286,6 @@ export class Tx implements PciCtx {
     return 0;
   }
 
-  private collection(s: SystemState, c: Coll): readonly unknown[] {
-    switch (c) {
-      case Coll.Pci:
-        return s.pci;
-      case Coll.Dev:
-        return s.devs;
-      case Coll.Gdev:
-        return s.gdevs;
-      case Coll.Group:
-        return s.groups;
-      case Coll.Domain:
-        return s.domains;
-      case Coll.Master:
-        return s.masters;
-      default:
-        return s.threads;
-    }
-  }
-
   /** Events name domains by slot; after a canonical renumbering they must use the new slots. */
   private renumberEvents(map: (d: number) => number): void {
     const ev = this.events;
@@ -299,7 +299,8 @@ export class Tx implements PciCtx {
   /** The new state, fingerprinted. */
   commit(): SystemState {
     const b = this.base;
-    let next: SystemState = {
+    // Every state this builds has the same keys in the same order (one hidden class for V8).
+    const next: Mutable<SystemState> = {
       pci: this.pciArr.arr,
       devs: this.devArr.arr,
       gdevs: this.gdevArr.arr,
@@ -313,65 +314,114 @@ export class Tx implements PciCtx {
       faults: this.faultList,
       fpHi: b.fpHi,
       fpLo: b.fpLo,
+      hashes: b.hashes,
     };
     if (this.domainsReshaped) {
       const c = canonicalize(this.world, next);
-      next = c.state;
-      if (c.map !== null) this.renumberEvents(c.map);
-      const fp = fingerprintFull(next);
-      return { ...next, fpHi: fp.hi, fpLo: fp.lo };
+      if (c.map !== null) {
+        this.renumberEvents(c.map);
+        const h = hashesFull(c.state);
+        return { ...c.state, fpHi: h.hi, fpLo: h.lo, hashes: h.hashes };
+      }
     }
+    if (this.changes.length === 0 && this.singlesChanged === 0 && b.hashes !== undefined) return next;
+    this.incremental(b, next);
+    return next;
+  }
+
+  /**
+   * The fingerprint of `next` from the base's: for each record that changed, XOR out its old hash
+   * (looked up in the base's record hashes) and XOR in its new one.
+   */
+  private incremental(b: SystemState, next: Mutable<SystemState>): void {
+    if (b.mem.pages.length !== next.mem.pages.length) {
+      const h = hashesFull(next);
+      next.fpHi = h.hi;
+      next.fpLo = h.lo;
+      next.hashes = h.hashes;
+      return;
+    }
+    const hashes = (b.hashes ?? hashesFull(b).hashes).slice() as number[][][];
+    // Copy-on-write: a collection's chunk list, and each chunk, are copied once per commit.
+    let ownOuter = 0;
+    const ownChunks: number[][] = [];
+    const slot = (c: Coll, i: number): number[] => {
+      let outer = hashes[c]!;
+      if ((ownOuter & (1 << c)) === 0) {
+        hashes[c] = outer = outer.slice();
+        ownOuter |= 1 << c;
+      }
+      const k = i >> HASH_CHUNK_SHIFT;
+      while (outer.length <= k) outer.push([]);
+      let chunk = outer[k]!;
+      if (!ownChunks.includes(chunk)) {
+        outer[k] = chunk = chunk.slice();
+        ownChunks.push(chunk);
+      }
+      const end = 2 * (i & ((1 << HASH_CHUNK_SHIFT) - 1)) + 2;
+      while (chunk.length < end) chunk.push(0);
+      return chunk;
+    };
     let hi = b.fpHi;
     let lo = b.fpLo;
-    for (const ch of this.changes) {
-      if (ch.old !== undefined) {
-        const o = recordHash(ch.coll, ch.index, ch.old);
-        hi ^= o.hi;
-        lo ^= o.lo;
+    const replace = (c: Coll, i: number, hadOld: boolean, rec: unknown): void => {
+      const a = slot(c, i);
+      const j = 2 * (i & ((1 << HASH_CHUNK_SHIFT) - 1));
+      if (hadOld) {
+        hi ^= a[j]!;
+        lo ^= a[j + 1]!;
       }
-      const n = recordHash(ch.coll, ch.index, this.collection(next, ch.coll)[ch.index]);
+      const n = recordHash(c, i, rec);
+      a[j] = n.hi;
+      a[j + 1] = n.lo;
       hi ^= n.hi;
       lo ^= n.lo;
+    };
+    for (const ch of this.changes) {
+      const i = ch.index;
+      let rec: unknown;
+      switch (ch.coll) {
+        case Coll.Pci:
+          rec = next.pci[i];
+          break;
+        case Coll.Dev:
+          rec = next.devs[i];
+          break;
+        case Coll.Gdev:
+          rec = next.gdevs[i];
+          break;
+        case Coll.Group:
+          rec = next.groups[i];
+          break;
+        case Coll.Domain:
+          rec = next.domains[i];
+          break;
+        case Coll.Master:
+          rec = next.masters[i];
+          break;
+        default:
+          rec = next.threads[i];
+      }
+      replace(ch.coll, i, ch.old !== undefined, rec);
     }
     if ((this.singlesChanged & 4) !== 0 && b.mem !== next.mem) {
       // Pages are hashed one by one (fingerprint.ts): only the ones that changed move the fingerprint.
       const op = b.mem.pages;
       const np = next.mem.pages;
-      const n = Math.max(op.length, np.length);
-      for (let i = 0; i < n; i++) {
-        const ov = op[i];
-        const nv = np[i];
-        if (ov === nv) continue;
-        if (ov !== undefined) {
-          const o = recordHash(Coll.Mem, i, ov);
-          hi ^= o.hi;
-          lo ^= o.lo;
-        }
-        if (nv !== undefined) {
-          const x = recordHash(Coll.Mem, i, nv);
-          hi ^= x.hi;
-          lo ^= x.lo;
-        }
+      const listed = this.pagesChanged;
+      if (listed !== null) {
+        for (const p of listed) replace(Coll.Mem, p, true, np[p]);
+      } else {
+        for (let p = 0; p < np.length; p++) if (op[p] !== np[p]) replace(Coll.Mem, p, true, np[p]);
       }
     }
-    const sc = this.singlesChanged & ~4;
-    if (sc !== 0) {
-      const pairs: [number, Coll, unknown, unknown][] = [
-        [1, Coll.Drv, b.drv, next.drv],
-        [2, Coll.GlobalPasids, b.globalPasids, next.globalPasids],
-        [8, Coll.Faults, b.faults, next.faults],
-      ];
-      for (const [bit, coll, oldV, newV] of pairs) {
-        if ((sc & bit) === 0 || oldV === newV) continue;
-        const o = recordHash(coll, 0, oldV);
-        hi ^= o.hi;
-        lo ^= o.lo;
-        const n = recordHash(coll, 0, newV);
-        hi ^= n.hi;
-        lo ^= n.lo;
-      }
-    }
-    next = { ...next, fpHi: hi >>> 0, fpLo: lo >>> 0 };
-    return next;
+    const sc = this.singlesChanged;
+    if ((sc & 1) !== 0 && b.drv !== next.drv) replace(Coll.Drv, 0, true, next.drv);
+    if ((sc & 2) !== 0 && b.globalPasids !== next.globalPasids)
+      replace(Coll.GlobalPasids, 0, true, next.globalPasids);
+    if ((sc & 8) !== 0 && b.faults !== next.faults) replace(Coll.Faults, 0, true, next.faults);
+    next.fpHi = hi >>> 0;
+    next.fpLo = lo >>> 0;
+    next.hashes = hashes;
   }
 }

@@ -4,7 +4,7 @@ import '../../../src/model/handlers.js';
 import { smmuv3Ops } from '../../../src/drivers/smmuv3/ops.js';
 import { IOMMU_DOMAIN_DMA, IOMMU_DOMAIN_UNMANAGED } from '../../../src/iommu/domain-type.js';
 import { resolveKernel } from '../../../src/kernel/config.js';
-import { fingerprintFull, statesEqual } from '../../../src/model/fingerprint.js';
+import { fingerprintFull, hashesFull, statesEqual } from '../../../src/model/fingerprint.js';
 import type { Op } from '../../../src/model/ops.js';
 import type { SystemState } from '../../../src/model/state.js';
 import { runOp, step } from '../../../src/model/step.js';
@@ -72,6 +72,8 @@ describe('incremental fingerprints', () => {
               const r = step(world, s, op, thread);
               s = r.state;
               expect(fp(s)).toBe(full(s));
+              // The record hashes the state keeps for the next step are those of its records.
+              expect(s.hashes).toEqual(hashesFull(s).hashes);
             }
           }
         },

@@ -223,6 +223,111 @@ export function hashesFull(s: SystemState): { hashes: StateHashes; hi: number; l
   return { hashes, hi: hi >>> 0, lo: lo >>> 0 };
 }
 
+/**
+ * Edits a state's record hashes and fingerprint, copying on write (the base's hashes stay as they
+ * are): replace() rehashes one position, truncate() drops positions from the end.
+ */
+export class HashEditor {
+  private readonly hashes: number[][][];
+  /** Bit c: hashes[c] (the chunk list) is this editor's own copy. */
+  private ownOuter = 0;
+  private readonly ownChunks: number[][] = [];
+  hi: number;
+  lo: number;
+
+  constructor(base: StateHashes, hi: number, lo: number) {
+    this.hashes = base.slice() as number[][][];
+    this.hi = hi;
+    this.lo = lo;
+  }
+
+  private outer(c: Coll): number[][] {
+    let outer = this.hashes[c]!;
+    if ((this.ownOuter & (1 << c)) === 0) {
+      this.hashes[c] = outer = outer.slice();
+      this.ownOuter |= 1 << c;
+    }
+    return outer;
+  }
+
+  private chunk(outer: number[][], k: number): number[] {
+    while (outer.length <= k) outer.push([]);
+    let chunk = outer[k]!;
+    if (!this.ownChunks.includes(chunk)) {
+      outer[k] = chunk = chunk.slice();
+      this.ownChunks.push(chunk);
+    }
+    return chunk;
+  }
+
+  /** Position i of collection c now holds `rec`; `hadOld`: it held a record before (else it is new). */
+  replace(c: Coll, i: number, hadOld: boolean, rec: unknown): void {
+    const a = this.chunk(this.outer(c), i >> HASH_CHUNK_SHIFT);
+    const j = 2 * (i & (HASH_CHUNK - 1));
+    if (hadOld) {
+      this.hi ^= a[j]!;
+      this.lo ^= a[j + 1]!;
+    }
+    while (a.length < j) a.push(0);
+    const n = recordHash(c, i, rec);
+    a[j] = n.hi;
+    a[j + 1] = n.lo;
+    this.hi ^= n.hi;
+    this.lo ^= n.lo;
+  }
+
+  /** Collection c keeps only its first n positions (from `had`). */
+  truncate(c: Coll, had: number, n: number): void {
+    if (n >= had) return;
+    const outer = this.outer(c);
+    for (let i = n; i < had; i++) {
+      const a = outer[i >> HASH_CHUNK_SHIFT]!;
+      const j = 2 * (i & (HASH_CHUNK - 1));
+      this.hi ^= a[j]!;
+      this.lo ^= a[j + 1]!;
+    }
+    outer.length = (n + HASH_CHUNK - 1) >> HASH_CHUNK_SHIFT;
+    const rest = n & (HASH_CHUNK - 1);
+    if (rest !== 0) outer[outer.length - 1] = outer[outer.length - 1]!.slice(0, 2 * rest);
+  }
+
+  result(): StateHashes {
+    return this.hashes;
+  }
+}
+
+function rebaseArray(e: HashEditor, c: Coll, from: readonly unknown[], to: readonly unknown[]): void {
+  if (from === to) return;
+  const n = Math.min(from.length, to.length);
+  for (let i = 0; i < n; i++) if (from[i] !== to[i]) e.replace(c, i, true, to[i]);
+  for (let i = n; i < to.length; i++) e.replace(c, i, false, to[i]);
+  e.truncate(c, from.length, to.length);
+}
+
+/**
+ * The fingerprint and record hashes of `to` from those of `from` (which must hold them), rehashing
+ * only the positions whose record is not the same object: for a state rewritten from another, as
+ * the canonical renumbering of domains does.
+ */
+export function rebaseHashes(
+  from: SystemState,
+  to: SystemState,
+): { hashes: StateHashes; hi: number; lo: number } {
+  const e = new HashEditor(from.hashes ?? hashesFull(from).hashes, from.fpHi, from.fpLo);
+  rebaseArray(e, Coll.Pci, from.pci, to.pci);
+  rebaseArray(e, Coll.Dev, from.devs, to.devs);
+  rebaseArray(e, Coll.Gdev, from.gdevs, to.gdevs);
+  rebaseArray(e, Coll.Group, from.groups, to.groups);
+  rebaseArray(e, Coll.Domain, from.domains, to.domains);
+  rebaseArray(e, Coll.Master, from.masters, to.masters);
+  if (from.drv !== to.drv) e.replace(Coll.Drv, 0, true, to.drv);
+  if (from.globalPasids !== to.globalPasids) e.replace(Coll.GlobalPasids, 0, true, to.globalPasids);
+  if (from.mem !== to.mem) rebaseArray(e, Coll.Mem, from.mem.pages, to.mem.pages);
+  rebaseArray(e, Coll.Thread, from.threads, to.threads);
+  if (from.faults !== to.faults) e.replace(Coll.Faults, 0, true, to.faults);
+  return { hashes: e.result(), hi: e.hi >>> 0, lo: e.lo >>> 0 };
+}
+
 export function withFingerprint<T extends SystemState>(s: T): T {
   const h = hashesFull(s);
   return { ...s, fpHi: h.hi, fpLo: h.lo, hashes: h.hashes };

@@ -9,7 +9,7 @@ import type { KernelEvent } from '../kernel/events.js';
 import type { PciCtx, PciDev, PciDevInfo } from '../pci/pci-dev.js';
 import type { DomainType } from '../iommu/domain-type.js';
 import { canonicalize } from './canonical.js';
-import { Coll, HASH_CHUNK_SHIFT, hashesFull, recordHash } from './fingerprint.js';
+import { Coll, HashEditor, hashesFull, rebaseHashes } from './fingerprint.js';
 import type {
   ArmedFault,
   DeviceState,
@@ -320,7 +320,10 @@ export class Tx implements PciCtx {
       const c = canonicalize(this.world, next);
       if (c.map !== null) {
         this.renumberEvents(c.map);
-        const h = hashesFull(c.state);
+        // Fingerprint the state as allocated, then move to the renumbered one: only the records
+        // the renumbering rewrote are hashed again.
+        this.incremental(b, next);
+        const h = rebaseHashes(next, c.state);
         return { ...c.state, fpHi: h.hi, fpLo: h.lo, hashes: h.hashes };
       }
     }
@@ -341,42 +344,7 @@ export class Tx implements PciCtx {
       next.hashes = h.hashes;
       return;
     }
-    const hashes = (b.hashes ?? hashesFull(b).hashes).slice() as number[][][];
-    // Copy-on-write: a collection's chunk list, and each chunk, are copied once per commit.
-    let ownOuter = 0;
-    const ownChunks: number[][] = [];
-    const slot = (c: Coll, i: number): number[] => {
-      let outer = hashes[c]!;
-      if ((ownOuter & (1 << c)) === 0) {
-        hashes[c] = outer = outer.slice();
-        ownOuter |= 1 << c;
-      }
-      const k = i >> HASH_CHUNK_SHIFT;
-      while (outer.length <= k) outer.push([]);
-      let chunk = outer[k]!;
-      if (!ownChunks.includes(chunk)) {
-        outer[k] = chunk = chunk.slice();
-        ownChunks.push(chunk);
-      }
-      const end = 2 * (i & ((1 << HASH_CHUNK_SHIFT) - 1)) + 2;
-      while (chunk.length < end) chunk.push(0);
-      return chunk;
-    };
-    let hi = b.fpHi;
-    let lo = b.fpLo;
-    const replace = (c: Coll, i: number, hadOld: boolean, rec: unknown): void => {
-      const a = slot(c, i);
-      const j = 2 * (i & ((1 << HASH_CHUNK_SHIFT) - 1));
-      if (hadOld) {
-        hi ^= a[j]!;
-        lo ^= a[j + 1]!;
-      }
-      const n = recordHash(c, i, rec);
-      a[j] = n.hi;
-      a[j + 1] = n.lo;
-      hi ^= n.hi;
-      lo ^= n.lo;
-    };
+    const e = new HashEditor(b.hashes ?? hashesFull(b).hashes, b.fpHi, b.fpLo);
     for (const ch of this.changes) {
       const i = ch.index;
       let rec: unknown;
@@ -402,7 +370,7 @@ export class Tx implements PciCtx {
         default:
           rec = next.threads[i];
       }
-      replace(ch.coll, i, ch.old !== undefined, rec);
+      e.replace(ch.coll, i, ch.old !== undefined, rec);
     }
     if ((this.singlesChanged & 4) !== 0 && b.mem !== next.mem) {
       // Pages are hashed one by one (fingerprint.ts): only the ones that changed move the fingerprint.
@@ -410,18 +378,18 @@ export class Tx implements PciCtx {
       const np = next.mem.pages;
       const listed = this.pagesChanged;
       if (listed !== null) {
-        for (const p of listed) replace(Coll.Mem, p, true, np[p]);
+        for (const p of listed) e.replace(Coll.Mem, p, true, np[p]);
       } else {
-        for (let p = 0; p < np.length; p++) if (op[p] !== np[p]) replace(Coll.Mem, p, true, np[p]);
+        for (let p = 0; p < np.length; p++) if (op[p] !== np[p]) e.replace(Coll.Mem, p, true, np[p]);
       }
     }
     const sc = this.singlesChanged;
-    if ((sc & 1) !== 0 && b.drv !== next.drv) replace(Coll.Drv, 0, true, next.drv);
+    if ((sc & 1) !== 0 && b.drv !== next.drv) e.replace(Coll.Drv, 0, true, next.drv);
     if ((sc & 2) !== 0 && b.globalPasids !== next.globalPasids)
-      replace(Coll.GlobalPasids, 0, true, next.globalPasids);
-    if ((sc & 8) !== 0 && b.faults !== next.faults) replace(Coll.Faults, 0, true, next.faults);
-    next.fpHi = hi >>> 0;
-    next.fpLo = lo >>> 0;
-    next.hashes = hashes;
+      e.replace(Coll.GlobalPasids, 0, true, next.globalPasids);
+    if ((sc & 8) !== 0 && b.faults !== next.faults) e.replace(Coll.Faults, 0, true, next.faults);
+    next.fpHi = e.hi >>> 0;
+    next.fpLo = e.lo >>> 0;
+    next.hashes = e.result();
   }
 }

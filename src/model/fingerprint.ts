@@ -9,7 +9,16 @@
  * blocking domains, then their PASID domains, then driver references, then page owners, then the
  * rest), so two states that differ only in allocation order are the same state.
  */
-import type { SystemState } from './state.js';
+import type { PciDev } from '../pci/pci-dev.js';
+import type {
+  Continuation,
+  DeviceState,
+  Domain,
+  Group,
+  GroupDev,
+  SystemState,
+  ThreadState,
+} from './state.js';
 
 /** Collection tags for record hashes. */
 export const Coll = {
@@ -27,26 +36,28 @@ export const Coll = {
 } as const;
 export type Coll = (typeof Coll)[keyof typeof Coll];
 
-// Two murmur3-style 32-bit lanes over the words of a value, kept in module variables so hashing
-// allocates nothing. (hash.ts has the same mix as a class, for streaming use elsewhere.)
-let h1 = 0;
-let h2 = 0;
-let hn = 0;
+// Two murmur3-style 32-bit lanes over the words of a value (hash.ts has the same mix as a class,
+// for streaming use elsewhere). The lanes live in local variables: module variables would be
+// context slots, read and written at every word.
+const SEED1 = 0x9747b28c | 0;
+const SEED2 = 0x2f0c5e1d | 0;
 
-function word(x: number): void {
+function mix1(h: number, x: number): number {
   let k = Math.imul(x | 0, 0xcc9e2d51);
   k = (k << 15) | (k >>> 17);
   k = Math.imul(k, 0x1b873593);
-  let a = h1 ^ k;
+  let a = h ^ k;
   a = (a << 13) | (a >>> 19);
-  h1 = (Math.imul(a, 5) + 0xe6546b64) | 0;
+  return (Math.imul(a, 5) + 0xe6546b64) | 0;
+}
+
+function mix2(h: number, x: number): number {
   let j = Math.imul(x | 0, 0x85ebca6b);
   j = (j << 17) | (j >>> 15);
   j = Math.imul(j, 0xc2b2ae35);
-  let b = h2 ^ j;
+  let b = h ^ j;
   b = (b << 11) | (b >>> 21);
-  h2 = (Math.imul(b, 9) + 0x52dce729) | 0;
-  hn++;
+  return (Math.imul(b, 9) + 0x52dce729) | 0;
 }
 
 function fmix(x: number): number {
@@ -58,54 +69,63 @@ function fmix(x: number): number {
   return x >>> 0;
 }
 
-function hashInto(v: unknown): void {
-  if (typeof v === 'number') word(v);
-  else if (typeof v === 'boolean') word(v ? 1 : 0);
-  else if (v === null || v === undefined) word(0x7fffffff);
-  else if (typeof v === 'string') {
-    word(v.length);
-    for (let i = 0; i < v.length; i++) word(v.charCodeAt(i));
-  } else if (typeof v === 'object') {
-    // Nested objects and arrays contribute their own content hash.
-    contentInto(v);
-    word(cHi);
-    word(cLo);
-  }
+// The result of a content hash: a typed array, because a module variable holding a number beyond
+// 31 bits is a new heap number at every write.
+const cres = new Uint32Array(2);
+
+function finish(h1: number, h2: number, n: number): void {
+  const a = fmix(h1 ^ n);
+  const b = fmix(h2 ^ Math.imul(n, 0x27d4eb2d));
+  cres[0] = a ^ Math.imul(b, 0x165667b1);
+  cres[1] = b ^ Math.imul(a, 0x9e3779b1);
 }
 
-// The result of contentInto(), in module variables so nested records allocate nothing.
-let cHi = 0;
-let cLo = 0;
-
+/** contentHash() of a value into cres: the words of its fields in order; nested values by their own content hash. */
 function contentInto(v: object): void {
-  const s1 = h1;
-  const s2 = h2;
-  const sn = hn;
-  h1 = 0x9747b28c | 0;
-  h2 = 0x2f0c5e1d | 0;
-  hn = 0;
-  if (Array.isArray(v)) {
-    word(v.length);
-    for (let i = 0; i < v.length; i++) {
-      const x: unknown = v[i];
-      if (typeof x === 'number') word(x);
-      else hashInto(x);
-    }
-  } else {
-    const o = v as Record<string, unknown>;
-    for (const k in o) {
-      const x = o[k];
-      if (typeof x === 'number') word(x);
-      else hashInto(x);
-    }
+  let a = SEED1;
+  let b = SEED2;
+  let n = 0;
+  const isArray = Array.isArray(v);
+  if (isArray) {
+    a = mix1(a, v.length);
+    b = mix2(b, v.length);
+    n++;
   }
-  const a = fmix(h1 ^ hn);
-  const b = fmix(h2 ^ Math.imul(hn, 0x27d4eb2d));
-  h1 = s1;
-  h2 = s2;
-  hn = sn;
-  cHi = (a ^ Math.imul(b, 0x165667b1)) >>> 0;
-  cLo = (b ^ Math.imul(a, 0x9e3779b1)) >>> 0;
+  const o = v as Record<string, unknown>;
+  // Arrays by index, records by their own enumerable keys in order.
+  const keys: readonly (string | number)[] | null = isArray ? null : Object.keys(o);
+  const len = isArray ? (v as readonly unknown[]).length : keys!.length;
+  for (let i = 0; i < len; i++) {
+    const x: unknown = isArray ? (v as readonly unknown[])[i] : o[keys![i] as string];
+    let w: number;
+    if (typeof x === 'number') w = x;
+    else if (typeof x === 'boolean') w = x ? 1 : 0;
+    else if (x === null || x === undefined) w = 0x7fffffff;
+    else if (typeof x === 'string') {
+      a = mix1(a, x.length);
+      b = mix2(b, x.length);
+      n++;
+      for (let k = 0; k < x.length; k++) {
+        const c = x.charCodeAt(k);
+        a = mix1(a, c);
+        b = mix2(b, c);
+        n++;
+      }
+      continue;
+    } else if (typeof x === 'object') {
+      contentInto(x);
+      const hi = cres[0]!;
+      const lo = cres[1]!;
+      a = mix1(mix1(a, hi), lo);
+      b = mix2(mix2(b, hi), lo);
+      n += 2;
+      continue;
+    } else continue;
+    a = mix1(a, w);
+    b = mix2(b, w);
+    n++;
+  }
+  finish(a, b, n);
 }
 
 /**
@@ -115,7 +135,184 @@ function contentInto(v: object): void {
  */
 export function contentHash(v: object): readonly number[] {
   contentInto(v);
-  return [cHi, cLo];
+  return [cres[0]!, cres[1]!];
+}
+
+/*
+ * Typed hashers for the records whose shape the model defines: they read each field by name, in
+ * the order the records are built in, and so give exactly contentHash()'s result without its
+ * generic walk (for-in over records copied by spread is slow in V8). A field added to one of
+ * these records must be added here too; the fingerprint tests check these hashers against
+ * contentHash() on every record of random walks. Driver records (masters, the global record, a
+ * domain's drv) keep the generic walk: the driver defines them.
+ */
+
+// The words of the record being hashed (nested values already reduced to two words each).
+const scratch = new Int32Array(32);
+
+function words(n: number): void {
+  let a = SEED1;
+  let b = SEED2;
+  for (let i = 0; i < n; i++) {
+    const w = scratch[i]!;
+    a = mix1(a, w);
+    b = mix2(b, w);
+  }
+  finish(a, b, n);
+}
+
+/** contentHash() of an array of numbers into cres. */
+function numbersInto(v: readonly number[]): void {
+  let a = mix1(SEED1, v.length);
+  let b = mix2(SEED2, v.length);
+  for (let i = 0; i < v.length; i++) {
+    const w = v[i]!;
+    a = mix1(a, w);
+    b = mix2(b, w);
+  }
+  finish(a, b, v.length + 1);
+}
+
+function b01(x: boolean): number {
+  return x ? 1 : 0;
+}
+
+/** Puts the content hash of a nested array of numbers at scratch[i], [i + 1]. */
+function numbersAt(i: number, v: readonly number[]): void {
+  numbersInto(v);
+  scratch[i] = cres[0]!;
+  scratch[i + 1] = cres[1]!;
+}
+
+function hashPci(r: PciDev): void {
+  const w = scratch;
+  w[0] = r.atsCap;
+  w[1] = b01(r.noAts);
+  w[2] = b01(r.atsEnabled);
+  w[3] = r.atsStu;
+  w[4] = r.atsCtrl;
+  w[5] = r.priCap;
+  w[6] = b01(r.priEnabled);
+  w[7] = r.priReqsAlloc;
+  w[8] = r.priCtrl;
+  w[9] = r.priAllocReq;
+  w[10] = b01(r.priStopped);
+  w[11] = b01(r.pasidRequired);
+  w[12] = r.pasidCap;
+  w[13] = b01(r.pasidEnabled);
+  w[14] = r.pasidFeatures;
+  w[15] = r.pasidCtrl;
+  words(16);
+}
+
+function hashDevice(r: DeviceState): void {
+  const w = scratch;
+  numbersAt(6, r.atc);
+  w[0] = b01(r.present);
+  w[1] = r.driver;
+  w[2] = b01(r.msiInUse);
+  w[3] = b01(r.resetting);
+  w[4] = b01(r.unresponsive);
+  w[5] = b01(r.holdAtc);
+  w[8] = r.pendingInv;
+  words(9);
+}
+
+function hashGdev(r: GroupDev): void {
+  const w = scratch;
+  w[0] = b01(r.probed);
+  w[1] = b01(r.blocked);
+  w[2] = r.resetDepth;
+  words(3);
+}
+
+function hashGroup(r: Group): void {
+  const w = scratch;
+  numbersAt(6, r.pasids);
+  w[0] = r.domain;
+  w[1] = r.defaultDomain;
+  w[2] = r.blockingDomain;
+  w[3] = r.owner;
+  w[4] = r.ownerCnt;
+  w[5] = r.recoveryCnt;
+  words(8);
+}
+
+function hashDomain(r: Domain): void {
+  const w = scratch;
+  // The driver's record first: the generic walk does not touch the scratch words.
+  contentInto(r.drv);
+  w[9] = cres[0]!;
+  w[10] = cres[1]!;
+  numbersAt(1, r.pt);
+  numbersAt(3, r.iotlb);
+  numbersAt(5, r.fq);
+  w[0] = r.type;
+  w[7] = b01(r.msiDoorbell);
+  w[8] = r.allocator;
+  words(11);
+}
+
+function hashThread(r: ThreadState): void {
+  const c: Continuation | null = r.cont;
+  if (c === null) {
+    scratch[0] = r.pc;
+    scratch[1] = 0x7fffffff;
+    words(2);
+    return;
+  }
+  // The continuation: [op length, op chars..., phase, args (2 words), domainArgs].
+  const w = scratch;
+  const op = c.op;
+  let k = 0;
+  if (op.length + 5 > w.length) {
+    contentInto(c);
+  } else {
+    numbersInto(c.args);
+    w[k++] = op.length;
+    for (let i = 0; i < op.length; i++) w[k++] = op.charCodeAt(i);
+    w[k++] = c.phase;
+    w[k++] = cres[0]!;
+    w[k++] = cres[1]!;
+    w[k++] = c.domainArgs;
+    words(k);
+  }
+  scratch[0] = r.pc;
+  scratch[1] = cres[0]!;
+  scratch[2] = cres[1]!;
+  words(3);
+}
+
+/** The content hash of a record of collection `coll`: contentHash(rec), computed by the typed hashers. */
+export function recordContentHash(coll: Coll, rec: object): readonly number[] {
+  recordContent(coll, rec);
+  return [cres[0]!, cres[1]!];
+}
+
+/** The content hash of a record of collection c into cres (typed where the model defines the shape). */
+function recordContent(c: Coll, rec: object): void {
+  switch (c) {
+    case Coll.Pci:
+      hashPci(rec as PciDev);
+      break;
+    case Coll.Dev:
+      hashDevice(rec as DeviceState);
+      break;
+    case Coll.Gdev:
+      hashGdev(rec as GroupDev);
+      break;
+    case Coll.Group:
+      hashGroup(rec as Group);
+      break;
+    case Coll.Domain:
+      hashDomain(rec as Domain);
+      break;
+    case Coll.Thread:
+      hashThread(rec as ThreadState);
+      break;
+    default:
+      contentInto(rec);
+  }
 }
 
 const out = { hi: 0, lo: 0 };
@@ -134,9 +331,9 @@ export function recordHash(coll: Coll, index: number, rec: unknown): { hi: numbe
     chi = 0x5bd1e995;
     clo = 0x1b873593;
   } else {
-    contentInto(rec);
-    chi = cHi;
-    clo = cLo;
+    recordContent(coll, rec);
+    chi = cres[0]!;
+    clo = cres[1]!;
   }
   const pos = Math.imul(coll, 0x9e3779b1) ^ Math.imul(index + 1, 0x85ebca6b);
   out.hi = fmix(chi ^ pos);

@@ -31,72 +31,20 @@ interface Changed {
   old: unknown;
 }
 
-/**
- * One copy-on-write collection of records. A transaction writes few records, so the indices it
- * has copied are kept in a short list rather than a per-collection bitmap.
- */
-class CowArray<T> {
-  arr: readonly T[];
-  private owned = false;
-  private copied: number[] | null = null;
-  constructor(
-    base: readonly T[],
-    private readonly coll: Coll,
-    private readonly changes: Changed[],
-  ) {
-    this.arr = base;
-  }
-  get(i: number): T {
-    return this.arr[i]!;
-  }
-  private ownArray(): T[] {
-    if (!this.owned) {
-      this.arr = this.arr.slice();
-      this.owned = true;
-    }
-    return this.arr as T[];
-  }
-  /** The record for writing: copied on first write. */
-  mut(i: number): Mutable<T> {
-    const a = this.ownArray();
-    const c = (this.copied ??= []);
-    if (!c.includes(i)) {
-      this.changes.push({ coll: this.coll, index: i, old: a[i] });
-      a[i] = { ...a[i]! };
-      c.push(i);
-    }
-    return a[i] as Mutable<T>;
-  }
-  /** Replaces the record (e.g. null for a freed domain). */
-  set(i: number, v: T): void {
-    const a = this.ownArray();
-    const c = (this.copied ??= []);
-    if (!c.includes(i)) {
-      this.changes.push({ coll: this.coll, index: i, old: a[i] });
-      c.push(i);
-    }
-    a[i] = v;
-  }
-  push(v: T): number {
-    const a = this.ownArray();
-    const i = a.length;
-    this.changes.push({ coll: this.coll, index: i, old: undefined });
-    (this.copied ??= []).push(i);
-    a.push(v);
-    return i;
-  }
-}
-
 export class Tx implements PciCtx {
   readonly events: KernelEvent[] = [];
   private readonly changes: Changed[] = [];
-  private readonly pciArr: CowArray<PciDev>;
-  private readonly devArr: CowArray<DeviceState>;
-  private readonly gdevArr: CowArray<GroupDev>;
-  private readonly groupArr: CowArray<Group>;
-  private readonly domainArr: CowArray<Domain | null>;
-  private readonly masterArr: CowArray<DriverRecord>;
-  private readonly threadArr: CowArray<ThreadState>;
+  // The collections as this transaction sees them: the base's arrays until the first write to
+  // one, then this transaction's copy (bit c of `owned`). The records written are listed in
+  // `changes` (a transaction writes few, so a short list beats a per-collection bitmap).
+  private pciArr: readonly PciDev[];
+  private devArr: readonly DeviceState[];
+  private gdevArr: readonly GroupDev[];
+  private groupArr: readonly Group[];
+  private domainArr: readonly (Domain | null)[];
+  private masterArr: readonly DriverRecord[];
+  private threadArr: readonly ThreadState[];
+  private owned = 0;
   private drvRec: DriverRecord;
   private pasids: readonly number[];
   private memRec: MemoryState;
@@ -111,18 +59,98 @@ export class Tx implements PciCtx {
     readonly world: World,
     readonly base: SystemState,
   ) {
-    const c = this.changes;
-    this.pciArr = new CowArray(base.pci, Coll.Pci, c);
-    this.devArr = new CowArray(base.devs, Coll.Dev, c);
-    this.gdevArr = new CowArray(base.gdevs, Coll.Gdev, c);
-    this.groupArr = new CowArray(base.groups, Coll.Group, c);
-    this.domainArr = new CowArray(base.domains, Coll.Domain, c);
-    this.masterArr = new CowArray(base.masters, Coll.Master, c);
-    this.threadArr = new CowArray(base.threads, Coll.Thread, c);
+    this.pciArr = base.pci;
+    this.devArr = base.devs;
+    this.gdevArr = base.gdevs;
+    this.groupArr = base.groups;
+    this.domainArr = base.domains;
+    this.masterArr = base.masters;
+    this.threadArr = base.threads;
     this.drvRec = base.drv;
     this.pasids = base.globalPasids;
     this.memRec = base.mem;
     this.faultList = base.faults;
+  }
+
+  private collectionOf(c: Coll): readonly unknown[] {
+    switch (c) {
+      case Coll.Pci:
+        return this.pciArr;
+      case Coll.Dev:
+        return this.devArr;
+      case Coll.Gdev:
+        return this.gdevArr;
+      case Coll.Group:
+        return this.groupArr;
+      case Coll.Domain:
+        return this.domainArr;
+      case Coll.Master:
+        return this.masterArr;
+      default:
+        return this.threadArr;
+    }
+  }
+
+  /** This transaction's own copy of collection c (copied on the first write). */
+  private own(c: Coll): unknown[] {
+    if ((this.owned & (1 << c)) !== 0) return this.collectionOf(c) as unknown[];
+    const a = this.collectionOf(c).slice();
+    switch (c) {
+      case Coll.Pci:
+        this.pciArr = a as PciDev[];
+        break;
+      case Coll.Dev:
+        this.devArr = a as DeviceState[];
+        break;
+      case Coll.Gdev:
+        this.gdevArr = a as GroupDev[];
+        break;
+      case Coll.Group:
+        this.groupArr = a as Group[];
+        break;
+      case Coll.Domain:
+        this.domainArr = a as (Domain | null)[];
+        break;
+      case Coll.Master:
+        this.masterArr = a as DriverRecord[];
+        break;
+      default:
+        this.threadArr = a as ThreadState[];
+    }
+    this.owned |= 1 << c;
+    return a;
+  }
+
+  /** Whether record i of collection c is written for the first time in this transaction. */
+  private firstWrite(c: Coll, i: number): boolean {
+    const ch = this.changes;
+    for (let k = 0; k < ch.length; k++) if (ch[k]!.index === i && ch[k]!.coll === c) return false;
+    return true;
+  }
+
+  /** The record for writing: copied on first write. */
+  private mutRec(c: Coll, i: number): unknown {
+    const a = this.own(c);
+    if (this.firstWrite(c, i)) {
+      this.changes.push({ coll: c, index: i, old: a[i] });
+      a[i] = { ...(a[i] as object) };
+    }
+    return a[i];
+  }
+
+  /** Replaces the record (e.g. null for a freed domain). */
+  private setRec(c: Coll, i: number, v: unknown): void {
+    const a = this.own(c);
+    if (this.firstWrite(c, i)) this.changes.push({ coll: c, index: i, old: a[i] });
+    a[i] = v;
+  }
+
+  private pushRec(c: Coll, v: unknown): number {
+    const a = this.own(c);
+    const i = a.length;
+    this.changes.push({ coll: c, index: i, old: undefined });
+    a.push(v);
+    return i;
   }
 
   // --- PciCtx ---
@@ -133,10 +161,10 @@ export class Tx implements PciCtx {
     return this.world.infos[i]!;
   }
   dev(i: number): Readonly<PciDev> {
-    return this.pciArr.get(i);
+    return this.pciArr[i]!;
   }
   mut(i: number): PciDev {
-    return this.pciArr.mut(i);
+    return this.mutRec(Coll.Pci, i) as PciDev;
   }
   emit(ev: KernelEvent): void {
     this.events.push(ev);
@@ -144,40 +172,40 @@ export class Tx implements PciCtx {
 
   // --- device side ---
   device(f: number): DeviceState {
-    return this.devArr.get(f);
+    return this.devArr[f]!;
   }
   mutDevice(f: number): Mutable<DeviceState> {
-    return this.devArr.mut(f);
+    return this.mutRec(Coll.Dev, f) as Mutable<DeviceState>;
   }
 
   // --- IOMMU core ---
   gdev(f: number): GroupDev {
-    return this.gdevArr.get(f);
+    return this.gdevArr[f]!;
   }
   mutGdev(f: number): Mutable<GroupDev> {
-    return this.gdevArr.mut(f);
+    return this.mutRec(Coll.Gdev, f) as Mutable<GroupDev>;
   }
   group(g: number): Group {
-    return this.groupArr.get(g);
+    return this.groupArr[g]!;
   }
   mutGroup(g: number): Mutable<Group> {
-    return this.groupArr.mut(g);
+    return this.mutRec(Coll.Group, g) as Mutable<Group>;
   }
   get domainCount(): number {
-    return this.domainArr.arr.length;
+    return this.domainArr.length;
   }
   /** The live domain in slot d; throws on a free slot (a model bug, not a kernel one). */
   domain(d: number): Domain {
-    const r = d >= 0 ? (this.domainArr.arr[d] ?? null) : null;
+    const r = d >= 0 ? (this.domainArr[d] ?? null) : null;
     if (r === null) throw new Error(`model bug: domain slot ${d} is free`);
     return r;
   }
   domainOrNull(d: number): Domain | null {
-    return d < 0 ? null : (this.domainArr.arr[d] ?? null);
+    return d < 0 ? null : (this.domainArr[d] ?? null);
   }
   mutDomain(d: number): Mutable<Domain> {
     this.domain(d);
-    return this.domainArr.mut(d) as Mutable<Domain>;
+    return this.mutRec(Coll.Domain, d) as Mutable<Domain>;
   }
   /** Allocates a domain in the lowest free slot (the state is renumbered canonically at commit). */
   allocDomain(type: DomainType, allocator: number): number {
@@ -191,25 +219,25 @@ export class Tx implements PciCtx {
       drv: this.world.ops.initialDomain(this.world, type),
     };
     this.domainsReshaped = true;
-    const free = this.domainArr.arr.indexOf(null);
+    const free = this.domainArr.indexOf(null);
     if (free >= 0) {
-      this.domainArr.set(free, rec);
+      this.setRec(Coll.Domain, free, rec);
       return free;
     }
-    return this.domainArr.push(rec);
+    return this.pushRec(Coll.Domain, rec);
   }
   freeDomain(d: number): void {
     this.domain(d);
     this.domainsReshaped = true;
-    this.domainArr.set(d, null);
+    this.setRec(Coll.Domain, d, null);
   }
 
   // --- IOMMU driver ---
   master(f: number): DriverRecord {
-    return this.masterArr.get(f);
+    return this.masterArr[f]!;
   }
   mutMaster<T extends DriverRecord>(f: number): Mutable<T> {
-    return this.masterArr.mut(f) as Mutable<T>;
+    return this.mutRec(Coll.Master, f) as Mutable<T>;
   }
   drv(): DriverRecord {
     return this.drvRec;
@@ -251,10 +279,10 @@ export class Tx implements PciCtx {
     this.pagesChanged?.push(p);
   }
   thread(t: number): ThreadState {
-    return this.threadArr.get(t);
+    return this.threadArr[t]!;
   }
   setThread(t: number, s: ThreadState): void {
-    this.threadArr.set(t, s);
+    this.setRec(Coll.Thread, t, s);
   }
   faults(): readonly ArmedFault[] {
     return this.faultList;
@@ -301,16 +329,16 @@ export class Tx implements PciCtx {
     const b = this.base;
     // Every state this builds has the same keys in the same order (one hidden class for V8).
     const next: Mutable<SystemState> = {
-      pci: this.pciArr.arr,
-      devs: this.devArr.arr,
-      gdevs: this.gdevArr.arr,
-      groups: this.groupArr.arr,
-      domains: this.domainArr.arr,
-      masters: this.masterArr.arr,
+      pci: this.pciArr,
+      devs: this.devArr,
+      gdevs: this.gdevArr,
+      groups: this.groupArr,
+      domains: this.domainArr,
+      masters: this.masterArr,
       drv: this.drvRec,
       globalPasids: this.pasids,
       mem: this.memRec,
-      threads: this.threadArr.arr,
+      threads: this.threadArr,
       faults: this.faultList,
       fpHi: b.fpHi,
       fpLo: b.fpLo,

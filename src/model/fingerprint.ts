@@ -80,50 +80,74 @@ function finish(h1: number, h2: number, n: number): void {
   cres[1] = b ^ Math.imul(a, 0x9e3779b1);
 }
 
-/** contentHash() of a value into cres: the words of its fields in order; nested values by their own content hash. */
+// The words of one non-number value (valueWords), reused from call to call.
+const vw: number[] = [];
+
+/**
+ * The words a value that is not a number contributes to the record holding it, into vw; returns
+ * how many. Nested objects and arrays contribute their own content hash (two words).
+ */
+function valueWords(x: unknown): number {
+  if (typeof x === 'boolean') vw[0] = x ? 1 : 0;
+  else if (x === null || x === undefined) vw[0] = 0x7fffffff;
+  else if (typeof x === 'string') {
+    vw[0] = x.length;
+    for (let k = 0; k < x.length; k++) vw[k + 1] = x.charCodeAt(k);
+    return x.length + 1;
+  } else if (typeof x === 'object') {
+    contentInto(x);
+    vw[0] = cres[0]!;
+    vw[1] = cres[1]!;
+    return 2;
+  } else return 0;
+  return 1;
+}
+
+/**
+ * contentHash() of a value into cres: an array's length and elements, or a record's fields in
+ * order (for-in: no key array to allocate).
+ */
 function contentInto(v: object): void {
   let a = SEED1;
   let b = SEED2;
   let n = 0;
-  const isArray = Array.isArray(v);
-  if (isArray) {
-    a = mix1(a, v.length);
-    b = mix2(b, v.length);
+  if (Array.isArray(v)) {
+    const arr = v as readonly unknown[];
+    a = mix1(a, arr.length);
+    b = mix2(b, arr.length);
     n++;
-  }
-  const o = v as Record<string, unknown>;
-  // Arrays by index, records by their own enumerable keys in order.
-  const keys: readonly (string | number)[] | null = isArray ? null : Object.keys(o);
-  const len = isArray ? (v as readonly unknown[]).length : keys!.length;
-  for (let i = 0; i < len; i++) {
-    const x: unknown = isArray ? (v as readonly unknown[])[i] : o[keys![i] as string];
-    let w: number;
-    if (typeof x === 'number') w = x;
-    else if (typeof x === 'boolean') w = x ? 1 : 0;
-    else if (x === null || x === undefined) w = 0x7fffffff;
-    else if (typeof x === 'string') {
-      a = mix1(a, x.length);
-      b = mix2(b, x.length);
-      n++;
-      for (let k = 0; k < x.length; k++) {
-        const c = x.charCodeAt(k);
-        a = mix1(a, c);
-        b = mix2(b, c);
+    for (let i = 0; i < arr.length; i++) {
+      const x = arr[i];
+      if (typeof x === 'number') {
+        a = mix1(a, x);
+        b = mix2(b, x);
         n++;
+        continue;
       }
-      continue;
-    } else if (typeof x === 'object') {
-      contentInto(x);
-      const hi = cres[0]!;
-      const lo = cres[1]!;
-      a = mix1(mix1(a, hi), lo);
-      b = mix2(mix2(b, hi), lo);
-      n += 2;
-      continue;
-    } else continue;
-    a = mix1(a, w);
-    b = mix2(b, w);
-    n++;
+      const m = valueWords(x);
+      for (let k = 0; k < m; k++) {
+        a = mix1(a, vw[k]!);
+        b = mix2(b, vw[k]!);
+      }
+      n += m;
+    }
+  } else {
+    const o = v as Record<string, unknown>;
+    for (const key in o) {
+      const x = o[key];
+      if (typeof x === 'number') {
+        a = mix1(a, x);
+        b = mix2(b, x);
+        n++;
+        continue;
+      }
+      const m = valueWords(x);
+      for (let k = 0; k < m; k++) {
+        a = mix1(a, vw[k]!);
+        b = mix2(b, vw[k]!);
+      }
+      n += m;
+    }
   }
   finish(a, b, n);
 }
@@ -141,7 +165,7 @@ export function contentHash(v: object): readonly number[] {
 /*
  * Typed hashers for the records whose shape the model defines: they read each field by name, in
  * the order the records are built in, and so give exactly contentHash()'s result without its
- * generic walk (for-in over records copied by spread is slow in V8). A field added to one of
+ * generic walk (for-in over records copied by spread measured slow in V8). A field added to one of
  * these records must be added here too; the fingerprint tests check these hashers against
  * contentHash() on every record of random walks. Driver records (masters, the global record, a
  * domain's drv) keep the generic walk: the driver defines them.

@@ -6,10 +6,12 @@
 import { inspectBench } from './inspect.bench.js';
 import { explorerBench } from './explorer.bench.js';
 import { kernelModelBench } from './kernel-model.bench.js';
+import { kernelExploreBench } from './kernel-explore.bench.js';
 
 const BENCHES: Record<string, (log: (s: string) => void) => Promise<unknown>> = {
   inspect: inspectBench,
   'kernel-model': kernelModelBench,
+  'kernel-explore': kernelExploreBench,
   explorer: explorerBench,
 };
 

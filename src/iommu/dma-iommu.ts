@@ -39,9 +39,7 @@ function allocPage(tx: Tx): number {
 }
 
 function setPage(tx: Tx, p: number, owner: number): void {
-  const pages = tx.mem().pages.slice();
-  pages[p] = owner;
-  tx.setMem({ pages });
+  tx.setPage(p, owner);
 }
 
 /** The lowest IOVA page below world.iovaPages that is neither mapped nor waiting in the flush queue. */

@@ -5,21 +5,36 @@
  * IommuDriverOps.domainRefFields), page owners, and continuation arguments. Free slots are dropped
  * from the end, so two states that differ only in allocation order become identical.
  */
-import type { DriverRecord, Domain, SystemState } from './state.js';
+import type { DriverRecord, Domain, MemoryState, SystemState } from './state.js';
 import type { World } from './world.js';
 
-function refSpec(spec: string): { field: string; width: number; pos: number } {
-  const [field, width, pos] = spec.split(':');
-  return {
-    field: field!,
-    width: width === undefined ? 0 : Number(width),
-    pos: pos === undefined ? 0 : Number(pos),
-  };
+interface RefSpec {
+  readonly field: string;
+  readonly width: number;
+  readonly pos: number;
+}
+
+// Parsed once per spec list (the driver's domainRefFields lists are static).
+const parsed = new WeakMap<readonly string[], readonly RefSpec[]>();
+
+function refSpecs(specs: readonly string[]): readonly RefSpec[] {
+  let r = parsed.get(specs);
+  if (r === undefined) {
+    r = specs.map((spec) => {
+      const [field, width, pos] = spec.split(':');
+      return {
+        field: field!,
+        width: width === undefined ? 0 : Number(width),
+        pos: pos === undefined ? 0 : Number(pos),
+      };
+    });
+    parsed.set(specs, r);
+  }
+  return r;
 }
 
 function visitRecord(rec: DriverRecord, specs: readonly string[], visit: (d: number) => void): void {
-  for (const s of specs) {
-    const { field, width, pos } = refSpec(s);
+  for (const { field, width, pos } of refSpecs(specs)) {
     const v = rec[field];
     if (width === 0) {
       if (typeof v === 'number') visit(v);
@@ -29,25 +44,43 @@ function visitRecord(rec: DriverRecord, specs: readonly string[], visit: (d: num
   }
 }
 
+/** The record with its domain references mapped; the same object when none moves. */
 function remapRecord<T extends DriverRecord>(
   rec: T,
   specs: readonly string[],
   map: (d: number) => number,
 ): T {
   if (specs.length === 0) return rec;
-  const out: Record<string, unknown> = { ...rec };
-  for (const s of specs) {
-    const { field, width, pos } = refSpec(s);
+  let out: Record<string, unknown> | null = null;
+  for (const { field, width, pos } of refSpecs(specs)) {
     const v = rec[field];
     if (width === 0) {
-      if (typeof v === 'number') out[field] = map(v);
+      if (typeof v === 'number' && map(v) !== v) (out ??= { ...rec })[field] = map(v);
     } else if (Array.isArray(v)) {
-      const a = (v as readonly number[]).slice();
-      for (let i = pos; i < a.length; i += width) a[i] = map(a[i]!);
-      out[field] = a;
+      let a: number[] | null = null;
+      for (let i = pos; i < v.length; i += width) {
+        const m = map(v[i] as number);
+        if (m !== v[i]) (a ??= (v as readonly number[]).slice())[i] = m;
+      }
+      if (a !== null) (out ??= { ...rec })[field] = a;
     }
   }
-  return out as T;
+  return out === null ? rec : (out as T);
+}
+
+/** A flat tuple array with the numbers at pos, pos + width, ... mapped; the same array when none moves. */
+function remapTuples(
+  arr: readonly number[],
+  width: number,
+  pos: number,
+  map: (d: number) => number,
+): readonly number[] {
+  let a: number[] | null = null;
+  for (let i = pos; i < arr.length; i += width) {
+    const m = map(arr[i]!);
+    if (m !== arr[i]) (a ??= arr.slice())[i] = m;
+  }
+  return a ?? arr;
 }
 
 export interface Canonical {
@@ -97,30 +130,44 @@ export function canonicalize(world: World, s: SystemState): Canonical {
     const dom = s.domains[old]!;
     return refs.domain.length === 0 ? dom : { ...dom, drv: remapRecord(dom.drv, refs.domain, map) };
   });
+  // Records no reference of which moves stay the same objects (so their hashes are not redone).
   const state: SystemState = {
     ...s,
     domains,
-    groups: s.groups.map((g) => ({
-      ...g,
-      domain: map(g.domain),
-      defaultDomain: map(g.defaultDomain),
-      blockingDomain: map(g.blockingDomain),
-      pasids: g.pasids.map((v, i) => (i % 2 === 1 ? map(v) : v)),
-    })),
+    groups: s.groups.map((g) => {
+      const domain = map(g.domain);
+      const defaultDomain = map(g.defaultDomain);
+      const blockingDomain = map(g.blockingDomain);
+      const pasids = remapTuples(g.pasids, 2, 1, map);
+      return domain === g.domain &&
+        defaultDomain === g.defaultDomain &&
+        blockingDomain === g.blockingDomain &&
+        pasids === g.pasids
+        ? g
+        : { ...g, domain, defaultDomain, blockingDomain, pasids };
+    }),
     masters: s.masters.map((m) => remapRecord(m, refs.master, map)),
     drv: remapRecord(s.drv, refs.global, map),
-    mem: { ...s.mem, pages: s.mem.pages.map((p) => (p > 0 ? map(p - 1) + 1 : 0)) },
-    threads: s.threads.map((t) =>
-      t.cont === null || t.cont.domainArgs === 0
-        ? t
-        : {
-            ...t,
-            cont: {
-              ...t.cont,
-              args: t.cont.args.map((a, i) => ((t.cont!.domainArgs & (1 << i)) !== 0 ? map(a) : a)),
-            },
-          },
-    ),
+    mem: remapPages(s.mem, map),
+    threads: s.threads.map((t) => {
+      const c = t.cont;
+      if (c === null || c.domainArgs === 0) return t;
+      let args: number[] | null = null;
+      for (let i = 0; i < c.args.length; i++)
+        if ((c.domainArgs & (1 << i)) !== 0 && map(c.args[i]!) !== c.args[i])
+          (args ??= c.args.slice())[i] = map(c.args[i]!);
+      return args === null ? t : { ...t, cont: { ...c, args } };
+    }),
   };
   return { state, map };
+}
+
+function remapPages(mem: MemoryState, map: (d: number) => number): MemoryState {
+  let pages: number[] | null = null;
+  const p = mem.pages;
+  for (let i = 0; i < p.length; i++) {
+    const v = p[i]!;
+    if (v > 0 && map(v - 1) + 1 !== v) (pages ??= p.slice())[i] = map(v - 1) + 1;
+  }
+  return pages === null ? mem : { ...mem, pages };
 }

@@ -9,7 +9,16 @@
  * blocking domains, then their PASID domains, then driver references, then page owners, then the
  * rest), so two states that differ only in allocation order are the same state.
  */
-import type { SystemState } from './state.js';
+import type { PciDev } from '../pci/pci-dev.js';
+import type {
+  Continuation,
+  DeviceState,
+  Domain,
+  Group,
+  GroupDev,
+  SystemState,
+  ThreadState,
+} from './state.js';
 
 /** Collection tags for record hashes. */
 export const Coll = {
@@ -27,26 +36,28 @@ export const Coll = {
 } as const;
 export type Coll = (typeof Coll)[keyof typeof Coll];
 
-// Two murmur3-style 32-bit lanes over the words of a value, kept in module variables so hashing
-// allocates nothing. (hash.ts has the same mix as a class, for streaming use elsewhere.)
-let h1 = 0;
-let h2 = 0;
-let hn = 0;
+// Two murmur3-style 32-bit lanes over the words of a value (hash.ts has the same mix as a class,
+// for streaming use elsewhere). The lanes live in local variables: module variables would be
+// context slots, read and written at every word.
+const SEED1 = 0x9747b28c | 0;
+const SEED2 = 0x2f0c5e1d | 0;
 
-function word(x: number): void {
+function mix1(h: number, x: number): number {
   let k = Math.imul(x | 0, 0xcc9e2d51);
   k = (k << 15) | (k >>> 17);
   k = Math.imul(k, 0x1b873593);
-  let a = h1 ^ k;
+  let a = h ^ k;
   a = (a << 13) | (a >>> 19);
-  h1 = (Math.imul(a, 5) + 0xe6546b64) | 0;
+  return (Math.imul(a, 5) + 0xe6546b64) | 0;
+}
+
+function mix2(h: number, x: number): number {
   let j = Math.imul(x | 0, 0x85ebca6b);
   j = (j << 17) | (j >>> 15);
   j = Math.imul(j, 0xc2b2ae35);
-  let b = h2 ^ j;
+  let b = h ^ j;
   b = (b << 11) | (b >>> 21);
-  h2 = (Math.imul(b, 9) + 0x52dce729) | 0;
-  hn++;
+  return (Math.imul(b, 9) + 0x52dce729) | 0;
 }
 
 function fmix(x: number): number {
@@ -58,54 +69,274 @@ function fmix(x: number): number {
   return x >>> 0;
 }
 
-function hashInto(v: unknown): void {
-  if (typeof v === 'number') word(v);
-  else if (typeof v === 'boolean') word(v ? 1 : 0);
-  else if (v === null || v === undefined) word(0x7fffffff);
-  else if (typeof v === 'string') {
-    word(v.length);
-    for (let i = 0; i < v.length; i++) word(v.charCodeAt(i));
-  } else if (typeof v === 'object') {
-    // Nested objects and arrays contribute their own content hash.
-    const c = contentHash(v);
-    word(c[0]!);
-    word(c[1]!);
+// The result of a content hash: a typed array, because a module variable holding a number beyond
+// 31 bits is a new heap number at every write.
+const cres = new Uint32Array(2);
+
+function finish(h1: number, h2: number, n: number): void {
+  const a = fmix(h1 ^ n);
+  const b = fmix(h2 ^ Math.imul(n, 0x27d4eb2d));
+  cres[0] = a ^ Math.imul(b, 0x165667b1);
+  cres[1] = b ^ Math.imul(a, 0x9e3779b1);
+}
+
+// The words of one non-number value (valueWords), reused from call to call.
+const vw: number[] = [];
+
+/**
+ * The words a value that is not a number contributes to the record holding it, into vw; returns
+ * how many. Nested objects and arrays contribute their own content hash (two words).
+ */
+function valueWords(x: unknown): number {
+  if (typeof x === 'boolean') vw[0] = x ? 1 : 0;
+  else if (x === null || x === undefined) vw[0] = 0x7fffffff;
+  else if (typeof x === 'string') {
+    vw[0] = x.length;
+    for (let k = 0; k < x.length; k++) vw[k + 1] = x.charCodeAt(k);
+    return x.length + 1;
+  } else if (typeof x === 'object') {
+    contentInto(x);
+    vw[0] = cres[0]!;
+    vw[1] = cres[1]!;
+    return 2;
+  } else return 0;
+  return 1;
+}
+
+/**
+ * contentHash() of a value into cres: an array's length and elements, or a record's fields in
+ * order (for-in: no key array to allocate).
+ */
+function contentInto(v: object): void {
+  let a = SEED1;
+  let b = SEED2;
+  let n = 0;
+  if (Array.isArray(v)) {
+    const arr = v as readonly unknown[];
+    a = mix1(a, arr.length);
+    b = mix2(b, arr.length);
+    n++;
+    for (let i = 0; i < arr.length; i++) {
+      const x = arr[i];
+      if (typeof x === 'number') {
+        a = mix1(a, x);
+        b = mix2(b, x);
+        n++;
+        continue;
+      }
+      const m = valueWords(x);
+      for (let k = 0; k < m; k++) {
+        a = mix1(a, vw[k]!);
+        b = mix2(b, vw[k]!);
+      }
+      n += m;
+    }
+  } else {
+    const o = v as Record<string, unknown>;
+    for (const key in o) {
+      const x = o[key];
+      if (typeof x === 'number') {
+        a = mix1(a, x);
+        b = mix2(b, x);
+        n++;
+        continue;
+      }
+      const m = valueWords(x);
+      for (let k = 0; k < m; k++) {
+        a = mix1(a, vw[k]!);
+        b = mix2(b, vw[k]!);
+      }
+      n += m;
+    }
   }
+  finish(a, b, n);
 }
 
 /**
  * The content hash of a record or array, as [hi, lo]. (Caching it per immutable record in a
- * WeakMap was measured slower: the ephemeron cost in GC outweighs the saved hashing.)
+ * WeakMap was measured slower: the ephemeron cost in GC outweighs the saved hashing. States keep
+ * their records' hashes instead: see StateHashes.)
  */
 export function contentHash(v: object): readonly number[] {
-  const s1 = h1;
-  const s2 = h2;
-  const sn = hn;
-  h1 = 0x9747b28c | 0;
-  h2 = 0x2f0c5e1d | 0;
-  hn = 0;
-  if (Array.isArray(v)) {
-    word(v.length);
-    for (let i = 0; i < v.length; i++) {
-      const x: unknown = v[i];
-      if (typeof x === 'number') word(x);
-      else hashInto(x);
-    }
-  } else {
-    const o = v as Record<string, unknown>;
-    for (const k in o) {
-      const x = o[k];
-      if (typeof x === 'number') word(x);
-      else hashInto(x);
-    }
+  contentInto(v);
+  return [cres[0]!, cres[1]!];
+}
+
+/*
+ * Typed hashers for the records whose shape the model defines: they read each field by name, in
+ * the order the records are built in, and so give exactly contentHash()'s result without its
+ * generic walk (for-in over records copied by spread measured slow in V8). A field added to one of
+ * these records must be added here too; the fingerprint tests check these hashers against
+ * contentHash() on every record of random walks. Driver records (masters, the global record, a
+ * domain's drv) keep the generic walk: the driver defines them.
+ */
+
+// The words of the record being hashed (nested values already reduced to two words each).
+const scratch = new Int32Array(32);
+
+function words(n: number): void {
+  let a = SEED1;
+  let b = SEED2;
+  for (let i = 0; i < n; i++) {
+    const w = scratch[i]!;
+    a = mix1(a, w);
+    b = mix2(b, w);
   }
-  const a = fmix(h1 ^ hn);
-  const b = fmix(h2 ^ Math.imul(hn, 0x27d4eb2d));
-  const r = [(a ^ Math.imul(b, 0x165667b1)) >>> 0, (b ^ Math.imul(a, 0x9e3779b1)) >>> 0];
-  h1 = s1;
-  h2 = s2;
-  hn = sn;
-  return r;
+  finish(a, b, n);
+}
+
+/** contentHash() of an array of numbers into cres. */
+function numbersInto(v: readonly number[]): void {
+  let a = mix1(SEED1, v.length);
+  let b = mix2(SEED2, v.length);
+  for (let i = 0; i < v.length; i++) {
+    const w = v[i]!;
+    a = mix1(a, w);
+    b = mix2(b, w);
+  }
+  finish(a, b, v.length + 1);
+}
+
+function b01(x: boolean): number {
+  return x ? 1 : 0;
+}
+
+/** Puts the content hash of a nested array of numbers at scratch[i], [i + 1]. */
+function numbersAt(i: number, v: readonly number[]): void {
+  numbersInto(v);
+  scratch[i] = cres[0]!;
+  scratch[i + 1] = cres[1]!;
+}
+
+function hashPci(r: PciDev): void {
+  const w = scratch;
+  w[0] = r.atsCap;
+  w[1] = b01(r.noAts);
+  w[2] = b01(r.atsEnabled);
+  w[3] = r.atsStu;
+  w[4] = r.atsCtrl;
+  w[5] = r.priCap;
+  w[6] = b01(r.priEnabled);
+  w[7] = r.priReqsAlloc;
+  w[8] = r.priCtrl;
+  w[9] = r.priAllocReq;
+  w[10] = b01(r.priStopped);
+  w[11] = b01(r.pasidRequired);
+  w[12] = r.pasidCap;
+  w[13] = b01(r.pasidEnabled);
+  w[14] = r.pasidFeatures;
+  w[15] = r.pasidCtrl;
+  words(16);
+}
+
+function hashDevice(r: DeviceState): void {
+  const w = scratch;
+  numbersAt(6, r.atc);
+  w[0] = b01(r.present);
+  w[1] = r.driver;
+  w[2] = b01(r.msiInUse);
+  w[3] = b01(r.resetting);
+  w[4] = b01(r.unresponsive);
+  w[5] = b01(r.holdAtc);
+  w[8] = r.pendingInv;
+  words(9);
+}
+
+function hashGdev(r: GroupDev): void {
+  const w = scratch;
+  w[0] = b01(r.probed);
+  w[1] = b01(r.blocked);
+  w[2] = r.resetDepth;
+  words(3);
+}
+
+function hashGroup(r: Group): void {
+  const w = scratch;
+  numbersAt(6, r.pasids);
+  w[0] = r.domain;
+  w[1] = r.defaultDomain;
+  w[2] = r.blockingDomain;
+  w[3] = r.owner;
+  w[4] = r.ownerCnt;
+  w[5] = r.recoveryCnt;
+  words(8);
+}
+
+function hashDomain(r: Domain): void {
+  const w = scratch;
+  // The driver's record first: the generic walk does not touch the scratch words.
+  contentInto(r.drv);
+  w[9] = cres[0]!;
+  w[10] = cres[1]!;
+  numbersAt(1, r.pt);
+  numbersAt(3, r.iotlb);
+  numbersAt(5, r.fq);
+  w[0] = r.type;
+  w[7] = b01(r.msiDoorbell);
+  w[8] = r.allocator;
+  words(11);
+}
+
+function hashThread(r: ThreadState): void {
+  const c: Continuation | null = r.cont;
+  if (c === null) {
+    scratch[0] = r.pc;
+    scratch[1] = 0x7fffffff;
+    words(2);
+    return;
+  }
+  // The continuation: [op length, op chars..., phase, args (2 words), domainArgs].
+  const w = scratch;
+  const op = c.op;
+  let k = 0;
+  if (op.length + 5 > w.length) {
+    contentInto(c);
+  } else {
+    numbersInto(c.args);
+    w[k++] = op.length;
+    for (let i = 0; i < op.length; i++) w[k++] = op.charCodeAt(i);
+    w[k++] = c.phase;
+    w[k++] = cres[0]!;
+    w[k++] = cres[1]!;
+    w[k++] = c.domainArgs;
+    words(k);
+  }
+  scratch[0] = r.pc;
+  scratch[1] = cres[0]!;
+  scratch[2] = cres[1]!;
+  words(3);
+}
+
+/** The content hash of a record of collection `coll`: contentHash(rec), computed by the typed hashers. */
+export function recordContentHash(coll: Coll, rec: object): readonly number[] {
+  recordContent(coll, rec);
+  return [cres[0]!, cres[1]!];
+}
+
+/** The content hash of a record of collection c into cres (typed where the model defines the shape). */
+function recordContent(c: Coll, rec: object): void {
+  switch (c) {
+    case Coll.Pci:
+      hashPci(rec as PciDev);
+      break;
+    case Coll.Dev:
+      hashDevice(rec as DeviceState);
+      break;
+    case Coll.Gdev:
+      hashGdev(rec as GroupDev);
+      break;
+    case Coll.Group:
+      hashGroup(rec as Group);
+      break;
+    case Coll.Domain:
+      hashDomain(rec as Domain);
+      break;
+    case Coll.Thread:
+      hashThread(rec as ThreadState);
+      break;
+    default:
+      contentInto(rec);
+  }
 }
 
 const out = { hi: 0, lo: 0 };
@@ -124,9 +355,9 @@ export function recordHash(coll: Coll, index: number, rec: unknown): { hi: numbe
     chi = 0x5bd1e995;
     clo = 0x1b873593;
   } else {
-    const c = contentHash(rec);
-    chi = c[0]!;
-    clo = c[1]!;
+    recordContent(coll, rec);
+    chi = cres[0]!;
+    clo = cres[1]!;
   }
   const pos = Math.imul(coll, 0x9e3779b1) ^ Math.imul(index + 1, 0x85ebca6b);
   out.hi = fmix(chi ^ pos);
@@ -176,13 +407,156 @@ export function fingerprintFull(s: SystemState): { hi: number; lo: number } {
   return { hi: hi >>> 0, lo: lo >>> 0 };
 }
 
+/**
+ * The record hashes behind a state's fingerprint, kept with the state so that a transition that
+ * replaces a record looks its old hash up instead of hashing the old record again. Indexed by
+ * Coll, then by chunk of HASH_CHUNK positions: hashes[c][i >> 3][2 * (i & 7)] and [... + 1] are the
+ * hi and lo halves of position i's record hash (Mem: per page; Drv, GlobalPasids, Faults: one
+ * position). Chunks keep the copy a transition makes small; plain arrays, because typed arrays
+ * this small cost more to allocate and collect. Never mutated once a state holds it (Tx.commit
+ * copies what it changes).
+ */
+export type StateHashes = readonly (readonly (readonly number[])[])[];
+
+/** Positions per chunk of StateHashes (a power of two: index >> HASH_CHUNK_SHIFT). */
+export const HASH_CHUNK_SHIFT = 3;
+export const HASH_CHUNK = 1 << HASH_CHUNK_SHIFT;
+
+/** Number of Coll tags + 1 (index 0 is unused). */
+export const COLL_SLOTS = 12;
+
+/** The record hashes and fingerprint of a state, from scratch. */
+export function hashesFull(s: SystemState): { hashes: StateHashes; hi: number; lo: number } {
+  const hashes: number[][][] = [];
+  for (let c = 0; c < COLL_SLOTS; c++) hashes.push([]);
+  let hi = 0;
+  let lo = 0;
+  eachRecord(s, (c, i, r) => {
+    const x = recordHash(c, i, r);
+    const outer = hashes[c]!;
+    const k = i >> HASH_CHUNK_SHIFT;
+    while (outer.length <= k) outer.push([]);
+    // Positions come in order, so each chunk is built by push (and stays a packed array).
+    outer[k]!.push(x.hi, x.lo);
+    hi ^= x.hi;
+    lo ^= x.lo;
+  });
+  return { hashes, hi: hi >>> 0, lo: lo >>> 0 };
+}
+
+/**
+ * Edits a state's record hashes and fingerprint, copying on write (the base's hashes stay as they
+ * are): replace() rehashes one position, truncate() drops positions from the end.
+ */
+export class HashEditor {
+  private readonly hashes: number[][][];
+  /** Bit c: hashes[c] (the chunk list) is this editor's own copy. */
+  private ownOuter = 0;
+  private readonly ownChunks: number[][] = [];
+  hi: number;
+  lo: number;
+
+  constructor(base: StateHashes, hi: number, lo: number) {
+    this.hashes = base.slice() as number[][][];
+    this.hi = hi;
+    this.lo = lo;
+  }
+
+  private outer(c: Coll): number[][] {
+    let outer = this.hashes[c]!;
+    if ((this.ownOuter & (1 << c)) === 0) {
+      this.hashes[c] = outer = outer.slice();
+      this.ownOuter |= 1 << c;
+    }
+    return outer;
+  }
+
+  private chunk(outer: number[][], k: number): number[] {
+    while (outer.length <= k) outer.push([]);
+    let chunk = outer[k]!;
+    if (!this.ownChunks.includes(chunk)) {
+      outer[k] = chunk = chunk.slice();
+      this.ownChunks.push(chunk);
+    }
+    return chunk;
+  }
+
+  /** Position i of collection c now holds `rec`; `hadOld`: it held a record before (else it is new). */
+  replace(c: Coll, i: number, hadOld: boolean, rec: unknown): void {
+    const a = this.chunk(this.outer(c), i >> HASH_CHUNK_SHIFT);
+    const j = 2 * (i & (HASH_CHUNK - 1));
+    if (hadOld) {
+      this.hi ^= a[j]!;
+      this.lo ^= a[j + 1]!;
+    }
+    while (a.length < j) a.push(0);
+    const n = recordHash(c, i, rec);
+    a[j] = n.hi;
+    a[j + 1] = n.lo;
+    this.hi ^= n.hi;
+    this.lo ^= n.lo;
+  }
+
+  /** Collection c keeps only its first n positions (from `had`). */
+  truncate(c: Coll, had: number, n: number): void {
+    if (n >= had) return;
+    const outer = this.outer(c);
+    for (let i = n; i < had; i++) {
+      const a = outer[i >> HASH_CHUNK_SHIFT]!;
+      const j = 2 * (i & (HASH_CHUNK - 1));
+      this.hi ^= a[j]!;
+      this.lo ^= a[j + 1]!;
+    }
+    outer.length = (n + HASH_CHUNK - 1) >> HASH_CHUNK_SHIFT;
+    const rest = n & (HASH_CHUNK - 1);
+    if (rest !== 0) outer[outer.length - 1] = outer[outer.length - 1]!.slice(0, 2 * rest);
+  }
+
+  result(): StateHashes {
+    return this.hashes;
+  }
+}
+
+function rebaseArray(e: HashEditor, c: Coll, from: readonly unknown[], to: readonly unknown[]): void {
+  if (from === to) return;
+  const n = Math.min(from.length, to.length);
+  for (let i = 0; i < n; i++) if (from[i] !== to[i]) e.replace(c, i, true, to[i]);
+  for (let i = n; i < to.length; i++) e.replace(c, i, false, to[i]);
+  e.truncate(c, from.length, to.length);
+}
+
+/**
+ * The fingerprint and record hashes of `to` from those of `from` (which must hold them), rehashing
+ * only the positions whose record is not the same object: for a state rewritten from another, as
+ * the canonical renumbering of domains does.
+ */
+export function rebaseHashes(
+  from: SystemState,
+  to: SystemState,
+): { hashes: StateHashes; hi: number; lo: number } {
+  const e = new HashEditor(from.hashes ?? hashesFull(from).hashes, from.fpHi, from.fpLo);
+  rebaseArray(e, Coll.Pci, from.pci, to.pci);
+  rebaseArray(e, Coll.Dev, from.devs, to.devs);
+  rebaseArray(e, Coll.Gdev, from.gdevs, to.gdevs);
+  rebaseArray(e, Coll.Group, from.groups, to.groups);
+  rebaseArray(e, Coll.Domain, from.domains, to.domains);
+  rebaseArray(e, Coll.Master, from.masters, to.masters);
+  if (from.drv !== to.drv) e.replace(Coll.Drv, 0, true, to.drv);
+  if (from.globalPasids !== to.globalPasids) e.replace(Coll.GlobalPasids, 0, true, to.globalPasids);
+  if (from.mem !== to.mem) rebaseArray(e, Coll.Mem, from.mem.pages, to.mem.pages);
+  rebaseArray(e, Coll.Thread, from.threads, to.threads);
+  if (from.faults !== to.faults) e.replace(Coll.Faults, 0, true, to.faults);
+  return { hashes: e.result(), hi: e.hi >>> 0, lo: e.lo >>> 0 };
+}
+
 export function withFingerprint<T extends SystemState>(s: T): T {
-  const fp = fingerprintFull(s);
-  return { ...s, fpHi: fp.hi, fpLo: fp.lo };
+  const h = hashesFull(s);
+  return { ...s, fpHi: h.hi, fpLo: h.lo, hashes: h.hashes };
 }
 
 /** Structural equality of two states (fingerprints first, then every record). */
 export function statesEqual(a: SystemState, b: SystemState): boolean {
   if (a.fpHi !== b.fpHi || a.fpLo !== b.fpLo) return false;
-  return JSON.stringify({ ...a, fpHi: 0, fpLo: 0 }) === JSON.stringify({ ...b, fpHi: 0, fpLo: 0 });
+  const strip = { fpHi: 0, fpLo: 0, hashes: undefined };
+  return JSON.stringify({ ...a, ...strip }) === JSON.stringify({ ...b, ...strip });
 }

@@ -43,15 +43,23 @@ export interface StepResult {
   readonly waiting: boolean;
 }
 
-/** One step of thread `t`: starts `op`, or resumes the thread's pending continuation of it. */
-export function step(world: World, state: SystemState, op: Op, t = 0): StepResult {
+/**
+ * One step of thread `t`: starts `op`, or resumes the thread's pending continuation of it. With
+ * `advance`, an operation that finishes in this step also moves the thread's pc to its next
+ * operation, in the same transition (as a thread running a list of operations does).
+ */
+export function step(world: World, state: SystemState, op: Op, t = 0, advance = false): StepResult {
   const h = handlers[op.op];
   if (h === undefined) throw new Error(`model bug: no handler registered for operation '${op.op}'`);
   const tx = new Tx(world, state);
   const th = t < state.threads.length ? state.threads[t]! : null;
   const cont = th !== null && th.cont !== null && th.cont.op === op.op ? th.cont : null;
   const out = h(tx, op, cont, t);
-  if (th !== null && (out.cont !== null || cont !== null)) tx.setThread(t, { pc: th.pc, cont: out.cont });
+  if (th !== null) {
+    const done = out.cont === null;
+    if (advance && done) tx.setThread(t, { pc: th.pc + 1, cont: cont !== null ? null : th.cont });
+    else if (!done || cont !== null) tx.setThread(t, { pc: th.pc, cont: out.cont });
+  }
   return { state: tx.commit(), events: tx.events, ret: out.ret, waiting: out.cont !== null };
 }
 

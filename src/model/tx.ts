@@ -9,7 +9,7 @@ import type { KernelEvent } from '../kernel/events.js';
 import type { PciCtx, PciDev, PciDevInfo } from '../pci/pci-dev.js';
 import type { DomainType } from '../iommu/domain-type.js';
 import { canonicalize } from './canonical.js';
-import { Coll, fingerprintFull, recordHash } from './fingerprint.js';
+import { Coll, HashEditor, hashesFull, rebaseHashes } from './fingerprint.js';
 import type {
   ArmedFault,
   DeviceState,
@@ -31,95 +31,126 @@ interface Changed {
   old: unknown;
 }
 
-/**
- * One copy-on-write collection of records. A transaction writes few records, so the indices it
- * has copied are kept in a short list rather than a per-collection bitmap.
- */
-class CowArray<T> {
-  arr: readonly T[];
-  private owned = false;
-  private copied: number[] | null = null;
-  constructor(
-    base: readonly T[],
-    private readonly coll: Coll,
-    private readonly changes: Changed[],
-  ) {
-    this.arr = base;
-  }
-  get(i: number): T {
-    return this.arr[i]!;
-  }
-  private ownArray(): T[] {
-    if (!this.owned) {
-      this.arr = this.arr.slice();
-      this.owned = true;
-    }
-    return this.arr as T[];
-  }
-  /** The record for writing: copied on first write. */
-  mut(i: number): Mutable<T> {
-    const a = this.ownArray();
-    const c = (this.copied ??= []);
-    if (!c.includes(i)) {
-      this.changes.push({ coll: this.coll, index: i, old: a[i] });
-      a[i] = { ...a[i]! };
-      c.push(i);
-    }
-    return a[i] as Mutable<T>;
-  }
-  /** Replaces the record (e.g. null for a freed domain). */
-  set(i: number, v: T): void {
-    const a = this.ownArray();
-    const c = (this.copied ??= []);
-    if (!c.includes(i)) {
-      this.changes.push({ coll: this.coll, index: i, old: a[i] });
-      c.push(i);
-    }
-    a[i] = v;
-  }
-  push(v: T): number {
-    const a = this.ownArray();
-    const i = a.length;
-    this.changes.push({ coll: this.coll, index: i, old: undefined });
-    (this.copied ??= []).push(i);
-    a.push(v);
-    return i;
-  }
-}
-
 export class Tx implements PciCtx {
   readonly events: KernelEvent[] = [];
   private readonly changes: Changed[] = [];
-  private readonly pciArr: CowArray<PciDev>;
-  private readonly devArr: CowArray<DeviceState>;
-  private readonly gdevArr: CowArray<GroupDev>;
-  private readonly groupArr: CowArray<Group>;
-  private readonly domainArr: CowArray<Domain | null>;
-  private readonly masterArr: CowArray<DriverRecord>;
-  private readonly threadArr: CowArray<ThreadState>;
+  // The collections as this transaction sees them: the base's arrays until the first write to
+  // one, then this transaction's copy (bit c of `owned`). The records written are listed in
+  // `changes` (a transaction writes few, so a short list beats a per-collection bitmap).
+  private pciArr: readonly PciDev[];
+  private devArr: readonly DeviceState[];
+  private gdevArr: readonly GroupDev[];
+  private groupArr: readonly Group[];
+  private domainArr: readonly (Domain | null)[];
+  private masterArr: readonly DriverRecord[];
+  private threadArr: readonly ThreadState[];
+  private owned = 0;
   private drvRec: DriverRecord;
   private pasids: readonly number[];
   private memRec: MemoryState;
   private faultList: readonly ArmedFault[];
   private singlesChanged = 0;
   private domainsReshaped = false;
+  /** Pages written through setPage() (null: none, or the whole pool was replaced by setMem()). */
+  private pagesChanged: number[] | null = null;
+  private pagesOwned = false;
 
   constructor(
     readonly world: World,
     readonly base: SystemState,
   ) {
-    const c = this.changes;
-    this.pciArr = new CowArray(base.pci, Coll.Pci, c);
-    this.devArr = new CowArray(base.devs, Coll.Dev, c);
-    this.gdevArr = new CowArray(base.gdevs, Coll.Gdev, c);
-    this.groupArr = new CowArray(base.groups, Coll.Group, c);
-    this.domainArr = new CowArray(base.domains, Coll.Domain, c);
-    this.masterArr = new CowArray(base.masters, Coll.Master, c);
-    this.threadArr = new CowArray(base.threads, Coll.Thread, c);
+    this.pciArr = base.pci;
+    this.devArr = base.devs;
+    this.gdevArr = base.gdevs;
+    this.groupArr = base.groups;
+    this.domainArr = base.domains;
+    this.masterArr = base.masters;
+    this.threadArr = base.threads;
     this.drvRec = base.drv;
     this.pasids = base.globalPasids;
     this.memRec = base.mem;
     this.faultList = base.faults;
+  }
+
+  private collectionOf(c: Coll): readonly unknown[] {
+    switch (c) {
+      case Coll.Pci:
+        return this.pciArr;
+      case Coll.Dev:
+        return this.devArr;
+      case Coll.Gdev:
+        return this.gdevArr;
+      case Coll.Group:
+        return this.groupArr;
+      case Coll.Domain:
+        return this.domainArr;
+      case Coll.Master:
+        return this.masterArr;
+      default:
+        return this.threadArr;
+    }
+  }
+
+  /** This transaction's own copy of collection c (copied on the first write). */
+  private own(c: Coll): unknown[] {
+    if ((this.owned & (1 << c)) !== 0) return this.collectionOf(c) as unknown[];
+    const a = this.collectionOf(c).slice();
+    switch (c) {
+      case Coll.Pci:
+        this.pciArr = a as PciDev[];
+        break;
+      case Coll.Dev:
+        this.devArr = a as DeviceState[];
+        break;
+      case Coll.Gdev:
+        this.gdevArr = a as GroupDev[];
+        break;
+      case Coll.Group:
+        this.groupArr = a as Group[];
+        break;
+      case Coll.Domain:
+        this.domainArr = a as (Domain | null)[];
+        break;
+      case Coll.Master:
+        this.masterArr = a as DriverRecord[];
+        break;
+      default:
+        this.threadArr = a as ThreadState[];
+    }
+    this.owned |= 1 << c;
+    return a;
+  }
+
+  /** Whether record i of collection c is written for the first time in this transaction. */
+  private firstWrite(c: Coll, i: number): boolean {
+    const ch = this.changes;
+    for (let k = 0; k < ch.length; k++) if (ch[k]!.index === i && ch[k]!.coll === c) return false;
+    return true;
+  }
+
+  /** The record for writing: copied on first write. */
+  private mutRec(c: Coll, i: number): unknown {
+    const a = this.own(c);
+    if (this.firstWrite(c, i)) {
+      this.changes.push({ coll: c, index: i, old: a[i] });
+      a[i] = { ...(a[i] as object) };
+    }
+    return a[i];
+  }
+
+  /** Replaces the record (e.g. null for a freed domain). */
+  private setRec(c: Coll, i: number, v: unknown): void {
+    const a = this.own(c);
+    if (this.firstWrite(c, i)) this.changes.push({ coll: c, index: i, old: a[i] });
+    a[i] = v;
+  }
+
+  private pushRec(c: Coll, v: unknown): number {
+    const a = this.own(c);
+    const i = a.length;
+    this.changes.push({ coll: c, index: i, old: undefined });
+    a.push(v);
+    return i;
   }
 
   // --- PciCtx ---
@@ -130,10 +161,10 @@ export class Tx implements PciCtx {
     return this.world.infos[i]!;
   }
   dev(i: number): Readonly<PciDev> {
-    return this.pciArr.get(i);
+    return this.pciArr[i]!;
   }
   mut(i: number): PciDev {
-    return this.pciArr.mut(i);
+    return this.mutRec(Coll.Pci, i) as PciDev;
   }
   emit(ev: KernelEvent): void {
     this.events.push(ev);
@@ -141,40 +172,40 @@ export class Tx implements PciCtx {
 
   // --- device side ---
   device(f: number): DeviceState {
-    return this.devArr.get(f);
+    return this.devArr[f]!;
   }
   mutDevice(f: number): Mutable<DeviceState> {
-    return this.devArr.mut(f);
+    return this.mutRec(Coll.Dev, f) as Mutable<DeviceState>;
   }
 
   // --- IOMMU core ---
   gdev(f: number): GroupDev {
-    return this.gdevArr.get(f);
+    return this.gdevArr[f]!;
   }
   mutGdev(f: number): Mutable<GroupDev> {
-    return this.gdevArr.mut(f);
+    return this.mutRec(Coll.Gdev, f) as Mutable<GroupDev>;
   }
   group(g: number): Group {
-    return this.groupArr.get(g);
+    return this.groupArr[g]!;
   }
   mutGroup(g: number): Mutable<Group> {
-    return this.groupArr.mut(g);
+    return this.mutRec(Coll.Group, g) as Mutable<Group>;
   }
   get domainCount(): number {
-    return this.domainArr.arr.length;
+    return this.domainArr.length;
   }
   /** The live domain in slot d; throws on a free slot (a model bug, not a kernel one). */
   domain(d: number): Domain {
-    const r = d >= 0 ? (this.domainArr.arr[d] ?? null) : null;
+    const r = d >= 0 ? (this.domainArr[d] ?? null) : null;
     if (r === null) throw new Error(`model bug: domain slot ${d} is free`);
     return r;
   }
   domainOrNull(d: number): Domain | null {
-    return d < 0 ? null : (this.domainArr.arr[d] ?? null);
+    return d < 0 ? null : (this.domainArr[d] ?? null);
   }
   mutDomain(d: number): Mutable<Domain> {
     this.domain(d);
-    return this.domainArr.mut(d) as Mutable<Domain>;
+    return this.mutRec(Coll.Domain, d) as Mutable<Domain>;
   }
   /** Allocates a domain in the lowest free slot (the state is renumbered canonically at commit). */
   allocDomain(type: DomainType, allocator: number): number {
@@ -188,25 +219,25 @@ export class Tx implements PciCtx {
       drv: this.world.ops.initialDomain(this.world, type),
     };
     this.domainsReshaped = true;
-    const free = this.domainArr.arr.indexOf(null);
+    const free = this.domainArr.indexOf(null);
     if (free >= 0) {
-      this.domainArr.set(free, rec);
+      this.setRec(Coll.Domain, free, rec);
       return free;
     }
-    return this.domainArr.push(rec);
+    return this.pushRec(Coll.Domain, rec);
   }
   freeDomain(d: number): void {
     this.domain(d);
     this.domainsReshaped = true;
-    this.domainArr.set(d, null);
+    this.setRec(Coll.Domain, d, null);
   }
 
   // --- IOMMU driver ---
   master(f: number): DriverRecord {
-    return this.masterArr.get(f);
+    return this.masterArr[f]!;
   }
   mutMaster<T extends DriverRecord>(f: number): Mutable<T> {
-    return this.masterArr.mut(f) as Mutable<T>;
+    return this.mutRec(Coll.Master, f) as Mutable<T>;
   }
   drv(): DriverRecord {
     return this.drvRec;
@@ -230,12 +261,28 @@ export class Tx implements PciCtx {
   setMem(m: MemoryState): void {
     this.memRec = m;
     this.singlesChanged |= 4;
+    this.pagesChanged = null;
+    this.pagesOwned = false;
+  }
+  /** Sets one physical page's owner (0 free, 1 + domain slot), copying the pool once per transaction. */
+  setPage(p: number, owner: number): void {
+    if (this.memRec.pages[p] === owner) return;
+    if (!this.pagesOwned) {
+      const whole = (this.singlesChanged & 4) !== 0;
+      this.memRec = { pages: this.memRec.pages.slice() };
+      this.singlesChanged |= 4;
+      this.pagesOwned = true;
+      // After a setMem() every page is compared at commit; otherwise only the listed ones.
+      this.pagesChanged = whole ? null : [];
+    }
+    (this.memRec.pages as number[])[p] = owner;
+    this.pagesChanged?.push(p);
   }
   thread(t: number): ThreadState {
-    return this.threadArr.get(t);
+    return this.threadArr[t]!;
   }
   setThread(t: number, s: ThreadState): void {
-    this.threadArr.set(t, s);
+    this.setRec(Coll.Thread, t, s);
   }
   faults(): readonly ArmedFault[] {
     return this.faultList;
@@ -267,25 +314,6 @@ export class Tx implements PciCtx {
     return 0;
   }
 
-  private collection(s: SystemState, c: Coll): readonly unknown[] {
-    switch (c) {
-      case Coll.Pci:
-        return s.pci;
-      case Coll.Dev:
-        return s.devs;
-      case Coll.Gdev:
-        return s.gdevs;
-      case Coll.Group:
-        return s.groups;
-      case Coll.Domain:
-        return s.domains;
-      case Coll.Master:
-        return s.masters;
-      default:
-        return s.threads;
-    }
-  }
-
   /** Events name domains by slot; after a canonical renumbering they must use the new slots. */
   private renumberEvents(map: (d: number) => number): void {
     const ev = this.events;
@@ -299,79 +327,97 @@ export class Tx implements PciCtx {
   /** The new state, fingerprinted. */
   commit(): SystemState {
     const b = this.base;
-    let next: SystemState = {
-      pci: this.pciArr.arr,
-      devs: this.devArr.arr,
-      gdevs: this.gdevArr.arr,
-      groups: this.groupArr.arr,
-      domains: this.domainArr.arr,
-      masters: this.masterArr.arr,
+    // Every state this builds has the same keys in the same order (one hidden class for V8).
+    const next: Mutable<SystemState> = {
+      pci: this.pciArr,
+      devs: this.devArr,
+      gdevs: this.gdevArr,
+      groups: this.groupArr,
+      domains: this.domainArr,
+      masters: this.masterArr,
       drv: this.drvRec,
       globalPasids: this.pasids,
       mem: this.memRec,
-      threads: this.threadArr.arr,
+      threads: this.threadArr,
       faults: this.faultList,
       fpHi: b.fpHi,
       fpLo: b.fpLo,
+      hashes: b.hashes,
     };
     if (this.domainsReshaped) {
       const c = canonicalize(this.world, next);
-      next = c.state;
-      if (c.map !== null) this.renumberEvents(c.map);
-      const fp = fingerprintFull(next);
-      return { ...next, fpHi: fp.hi, fpLo: fp.lo };
-    }
-    let hi = b.fpHi;
-    let lo = b.fpLo;
-    for (const ch of this.changes) {
-      if (ch.old !== undefined) {
-        const o = recordHash(ch.coll, ch.index, ch.old);
-        hi ^= o.hi;
-        lo ^= o.lo;
+      if (c.map !== null) {
+        this.renumberEvents(c.map);
+        // Fingerprint the state as allocated, then move to the renumbered one: only the records
+        // the renumbering rewrote are hashed again.
+        this.incremental(b, next);
+        const h = rebaseHashes(next, c.state);
+        return { ...c.state, fpHi: h.hi, fpLo: h.lo, hashes: h.hashes };
       }
-      const n = recordHash(ch.coll, ch.index, this.collection(next, ch.coll)[ch.index]);
-      hi ^= n.hi;
-      lo ^= n.lo;
+    }
+    if (this.changes.length === 0 && this.singlesChanged === 0 && b.hashes !== undefined) return next;
+    this.incremental(b, next);
+    return next;
+  }
+
+  /**
+   * The fingerprint of `next` from the base's: for each record that changed, XOR out its old hash
+   * (looked up in the base's record hashes) and XOR in its new one.
+   */
+  private incremental(b: SystemState, next: Mutable<SystemState>): void {
+    if (b.mem.pages.length !== next.mem.pages.length) {
+      const h = hashesFull(next);
+      next.fpHi = h.hi;
+      next.fpLo = h.lo;
+      next.hashes = h.hashes;
+      return;
+    }
+    const e = new HashEditor(b.hashes ?? hashesFull(b).hashes, b.fpHi, b.fpLo);
+    for (const ch of this.changes) {
+      const i = ch.index;
+      let rec: unknown;
+      switch (ch.coll) {
+        case Coll.Pci:
+          rec = next.pci[i];
+          break;
+        case Coll.Dev:
+          rec = next.devs[i];
+          break;
+        case Coll.Gdev:
+          rec = next.gdevs[i];
+          break;
+        case Coll.Group:
+          rec = next.groups[i];
+          break;
+        case Coll.Domain:
+          rec = next.domains[i];
+          break;
+        case Coll.Master:
+          rec = next.masters[i];
+          break;
+        default:
+          rec = next.threads[i];
+      }
+      e.replace(ch.coll, i, ch.old !== undefined, rec);
     }
     if ((this.singlesChanged & 4) !== 0 && b.mem !== next.mem) {
       // Pages are hashed one by one (fingerprint.ts): only the ones that changed move the fingerprint.
       const op = b.mem.pages;
       const np = next.mem.pages;
-      const n = Math.max(op.length, np.length);
-      for (let i = 0; i < n; i++) {
-        const ov = op[i];
-        const nv = np[i];
-        if (ov === nv) continue;
-        if (ov !== undefined) {
-          const o = recordHash(Coll.Mem, i, ov);
-          hi ^= o.hi;
-          lo ^= o.lo;
-        }
-        if (nv !== undefined) {
-          const x = recordHash(Coll.Mem, i, nv);
-          hi ^= x.hi;
-          lo ^= x.lo;
-        }
+      const listed = this.pagesChanged;
+      if (listed !== null) {
+        for (const p of listed) e.replace(Coll.Mem, p, true, np[p]);
+      } else {
+        for (let p = 0; p < np.length; p++) if (op[p] !== np[p]) e.replace(Coll.Mem, p, true, np[p]);
       }
     }
-    const sc = this.singlesChanged & ~4;
-    if (sc !== 0) {
-      const pairs: [number, Coll, unknown, unknown][] = [
-        [1, Coll.Drv, b.drv, next.drv],
-        [2, Coll.GlobalPasids, b.globalPasids, next.globalPasids],
-        [8, Coll.Faults, b.faults, next.faults],
-      ];
-      for (const [bit, coll, oldV, newV] of pairs) {
-        if ((sc & bit) === 0 || oldV === newV) continue;
-        const o = recordHash(coll, 0, oldV);
-        hi ^= o.hi;
-        lo ^= o.lo;
-        const n = recordHash(coll, 0, newV);
-        hi ^= n.hi;
-        lo ^= n.lo;
-      }
-    }
-    next = { ...next, fpHi: hi >>> 0, fpLo: lo >>> 0 };
-    return next;
+    const sc = this.singlesChanged;
+    if ((sc & 1) !== 0 && b.drv !== next.drv) e.replace(Coll.Drv, 0, true, next.drv);
+    if ((sc & 2) !== 0 && b.globalPasids !== next.globalPasids)
+      e.replace(Coll.GlobalPasids, 0, true, next.globalPasids);
+    if ((sc & 8) !== 0 && b.faults !== next.faults) e.replace(Coll.Faults, 0, true, next.faults);
+    next.fpHi = e.hi >>> 0;
+    next.fpLo = e.lo >>> 0;
+    next.hashes = e.result();
   }
 }

@@ -32,7 +32,6 @@ import type { KernelEvent } from '../../kernel/events.js';
 import type { Op } from '../../model/ops.js';
 import type { SystemState } from '../../model/state.js';
 import { step } from '../../model/step.js';
-import { Tx } from '../../model/tx.js';
 import type { World } from '../../model/world.js';
 import type { Model } from '../model.js';
 import { NO_VIOLATIONS } from '../model.js';
@@ -188,14 +187,9 @@ export class KernelModel implements Model<KernelExploreState> {
     const e = this.enabled(s, action);
     if (e === null) return null;
     const { op, thread } = e;
-    const r = step(this.world, s.sys, op, thread);
-    let sys = r.state;
-    if (action < this.T && !r.waiting) {
-      const tx = new Tx(this.world, sys);
-      const th = sys.threads[thread]!;
-      tx.setThread(thread, { pc: th.pc + 1, cont: th.cont });
-      sys = tx.commit();
-    }
+    // A thread's finished operation also moves its pc on, in the same transition.
+    const r = step(this.world, s.sys, op, thread, action < this.T);
+    const sys = r.state;
     let budgets = s.budgets;
     if (action >= this.T && action < this.T + this.C) {
       const b = budgets.slice();

@@ -4,7 +4,14 @@ import '../../../src/model/handlers.js';
 import { smmuv3Ops } from '../../../src/drivers/smmuv3/ops.js';
 import { IOMMU_DOMAIN_DMA, IOMMU_DOMAIN_UNMANAGED } from '../../../src/iommu/domain-type.js';
 import { resolveKernel } from '../../../src/kernel/config.js';
-import { fingerprintFull, statesEqual } from '../../../src/model/fingerprint.js';
+import {
+  Coll,
+  contentHash,
+  fingerprintFull,
+  hashesFull,
+  recordContentHash,
+  statesEqual,
+} from '../../../src/model/fingerprint.js';
 import type { Op } from '../../../src/model/ops.js';
 import type { SystemState } from '../../../src/model/state.js';
 import { runOp, step } from '../../../src/model/step.js';
@@ -16,6 +23,23 @@ import { MachineBuilder } from '../../../src/pci/builder.js';
 import { singleFieldChanges } from './variants.js';
 
 const fp = (s: SystemState): string => `${s.fpHi}:${s.fpLo}`;
+
+/** The typed record hashers agree with the generic walk on every record of the state. */
+function expectTypedHashersAgree(s: SystemState): void {
+  const colls: [Coll, readonly unknown[]][] = [
+    [Coll.Pci, s.pci],
+    [Coll.Dev, s.devs],
+    [Coll.Gdev, s.gdevs],
+    [Coll.Group, s.groups],
+    [Coll.Domain, s.domains],
+    [Coll.Master, s.masters],
+    [Coll.Thread, s.threads],
+  ];
+  for (const [c, arr] of colls)
+    for (const r of arr)
+      if (r !== null)
+        expect(recordContentHash(c, r as object), `collection ${c}`).toEqual(contentHash(r as object));
+}
 const full = (s: SystemState): string => {
   const x = fingerprintFull(s);
   return `${x.hi}:${x.lo}`;
@@ -72,6 +96,9 @@ describe('incremental fingerprints', () => {
               const r = step(world, s, op, thread);
               s = r.state;
               expect(fp(s)).toBe(full(s));
+              // The record hashes the state keeps for the next step are those of its records.
+              expect(s.hashes).toEqual(hashesFull(s).hashes);
+              expectTypedHashersAgree(s);
             }
           }
         },
@@ -83,6 +110,7 @@ describe('incremental fingerprints', () => {
   it('equal fingerprintFull after a state with every kind of record is built', () => {
     const { state } = richState();
     expect(fp(state)).toBe(full(state));
+    expectTypedHashersAgree(state);
     expect(state.domains.length).toBeGreaterThan(3);
     expect(state.globalPasids.length).toBe(1);
     expect(state.faults.length).toBe(1);

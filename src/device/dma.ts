@@ -5,8 +5,11 @@
  *
  * The outcome says where the access lands, compared with the page table the function's domain
  * holds now: `ok` (the mapping is current), `stale` (a cached translation, ATC or IOTLB, that the
- * page table no longer holds: an unmap whose invalidation has not reached the cache, or a freed
- * page), `bypass` (identity: IOVA = physical), `fault` (the IOMMU refused it).
+ * page table no longer holds, once the unmap that removed it has returned: an invalidation that did
+ * not reach the cache, or a freed page), `unmapping` (a cached translation of a mapping whose strict
+ * unmap has removed the page-table entry but still waits for its CMD_SYNC: the page is not yet
+ * free, and the unmap's caller is racing its own DMA, which the DMA API does not promise to stop),
+ * `bypass` (identity: IOVA = physical), `fault` (the IOMMU refused it).
  */
 import type { DmaEvent } from '../kernel/events.js';
 import { tupleGet, tuplePut } from '../model/flat.js';
@@ -48,6 +51,25 @@ function mapsNow(tx: Tx, d: number, iova: number, phys: number): boolean {
   return tupleGet(tx.domain(d).pt, 2, [iova], 1, -1) === phys;
 }
 
+/**
+ * Whether a strict unmap of iova → phys in domain d has begun and not yet returned: a thread waits
+ * in its CMD_SYNC (iommu_dma_unmap_start's continuation, args [domain, iova, phys, ...]).
+ */
+function unmapInFlight(tx: Tx, d: number, iova: number, phys: number): boolean {
+  for (let t = 0; t < tx.threadCount; t++) {
+    const c = tx.thread(t).cont;
+    if (c !== null && c.op === 'dma-unmap' && c.args[0] === d && c.args[1] === iova && c.args[2] === phys)
+      return true;
+  }
+  return false;
+}
+
+/** Where an access through a cached or walked translation iova → phys of domain d lands. */
+function outcomeIn(tx: Tx, d: number, iova: number, phys: number): DmaEvent['outcome'] {
+  if (mapsNow(tx, d, iova, phys)) return 'ok';
+  return unmapInFlight(tx, d, iova, phys) ? 'unmapping' : 'stale';
+}
+
 function emitDma(
   tx: Tx,
   f: number,
@@ -76,7 +98,7 @@ function untranslated(tx: Tx, f: number, pasid: number, iova: number): void {
   }
   const phys = iommu_walk(tx, td, iova);
   if (phys < 0) emitDma(tx, f, false, pasid, iova, 'fault', -1);
-  else emitDma(tx, f, false, pasid, iova, mapsNow(tx, td, iova, phys) ? 'ok' : 'stale', phys);
+  else emitDma(tx, f, false, pasid, iova, outcomeIn(tx, td, iova, phys), phys);
 }
 
 /**
@@ -116,6 +138,6 @@ export function device_dma(tx: Tx, f: number, pasid: number, iova: number, trans
   }
   const td = ops.translation_domain(tx, f, pasid);
   if (td === XLATE_BYPASS) emitDma(tx, f, true, pasid, iova, phys === iova ? 'bypass' : 'stale', phys);
-  else if (td >= 0) emitDma(tx, f, true, pasid, iova, mapsNow(tx, td, iova, phys) ? 'ok' : 'stale', phys);
+  else if (td >= 0) emitDma(tx, f, true, pasid, iova, outcomeIn(tx, td, iova, phys), phys);
   else emitDma(tx, f, true, pasid, iova, 'fault', -1);
 }

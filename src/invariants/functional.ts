@@ -114,7 +114,7 @@ export const invalidationTimeout: Invariant = {
 export const noStaleTranslation: Invariant = {
   id: 'no-stale-translation',
   statement:
-    'Stale translation: a DMA reached memory through a cached translation its mapping no longer holds',
+    'Stale translation: a DMA reached memory through a cached translation whose unmap had already returned',
   source:
     'dma-iommu strict unmap; 587bb3e56a2c; f5b16b802174 (invalidations a resetting device ignores leave its ATC stale)',
   kind: 'functional',

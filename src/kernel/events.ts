@@ -180,7 +180,7 @@ export interface DmaEvent {
   readonly iova: number;
   /** ok: reached a page the device's domain maps there now; fault: the IOMMU refused it;
    *  stale: reached a page through a cached translation the page table no longer holds. */
-  readonly outcome: 'ok' | 'fault' | 'stale' | 'bypass';
+  readonly outcome: 'ok' | 'fault' | 'stale' | 'unmapping' | 'bypass';
   readonly phys?: number;
 }
 

@@ -278,6 +278,9 @@ export class Tx implements PciCtx {
     (this.memRec.pages as number[])[p] = owner;
     this.pagesChanged?.push(p);
   }
+  get threadCount(): number {
+    return this.threadArr.length;
+  }
   thread(t: number): ThreadState {
     return this.threadArr[t]!;
   }

@@ -85,6 +85,39 @@ export function atc_invalidate(
 }
 
 /**
+ * An Invalidation Request arrives at the function (the IOMMU queued CMD_ATC_INV, QI_DEV_IOTLB or
+ * CMD_INV_IOTLB_PAGES to it): a present function that is not in reset holds it until it answers;
+ * one in reset loses it.
+ */
+export function atc_inv_request(tx: Tx, f: number): void {
+  const dev = tx.device(f);
+  if (dev.present && !dev.resetting) tx.mutDevice(f).pendingInv = dev.pendingInv + 1;
+}
+
+/**
+ * The IOMMU waits for the function's Invalidation Completion (CMD_SYNC, the QI wait descriptor,
+ * COMPLETION_WAIT): a function that answers and still holds the request completes it, dropping the
+ * range (atc_invalidate) and returning true; otherwise nothing comes back (an `ignored` event) and
+ * the IOMMU's wait will time out: false.
+ */
+export function atc_inv_complete(
+  tx: Tx,
+  f: number,
+  pasids: readonly number[] | null,
+  iova: number,
+  pages: number,
+): boolean {
+  const dev = tx.device(f);
+  if (deviceAnswersInvalidation(dev) && dev.pendingInv > 0) {
+    tx.mutDevice(f).pendingInv = dev.pendingInv - 1;
+    atc_invalidate(tx, f, pasids, iova, pages);
+    return true;
+  }
+  tx.emit({ kind: 'atc', bdf: tx.info(f).bdf, action: 'ignored', pasid: 0, page: iova });
+  return false;
+}
+
+/**
  * A Function Level Reset (or any reset) as the function sees it: every Invalidation Request it had
  * not completed is lost, and its ATC is gone, unless it is faulted to hold its ATC entries across
  * the reset (`holdAtc`: a function that does not clear its ATC on reset, so an invalidation lost to

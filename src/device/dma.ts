@@ -36,6 +36,25 @@ export function iommu_walk(tx: Tx, d: number, iova: number): number {
   return phys;
 }
 
+/**
+ * The IOMMU drops domain d's IOTLB entries for IOVA pages [iova, iova + pages) (pages <= 0: all of
+ * them), as a completed TLB invalidation does (CMD_TLBI_*, QI_IOTLB, INVALIDATE_IOMMU_PAGES).
+ */
+export function iotlb_invalidate_range(tx: Tx, d: number, iova: number, pages: number): void {
+  const iotlb = tx.domain(d).iotlb;
+  if (iotlb.length === 0) return;
+  if (pages <= 0) {
+    tx.mutDomain(d).iotlb = [];
+    return;
+  }
+  const kept: number[] = [];
+  for (let i = 0; i < iotlb.length; i += 2) {
+    const page = iotlb[i]!;
+    if (page < iova || page >= iova + pages) kept.push(page, iotlb[i + 1]!);
+  }
+  if (kept.length !== iotlb.length) tx.mutDomain(d).iotlb = kept;
+}
+
 /** The function's ATS Control Enable bit as the device holds it (PCI_ATS_CTRL_ENABLE). */
 export function deviceAtsEnabled(tx: Tx, f: number): boolean {
   return (tx.dev(f).atsCtrl & PCI_ATS_CTRL_ENABLE) !== 0;

@@ -6,7 +6,13 @@
  */
 import { ETIMEDOUT } from '../../kernel/errno.js';
 import type { Tx } from '../../model/tx.js';
-import { atc_invalidate, deviceAnswersInvalidation } from '../../device/atc.js';
+import {
+  atc_inv_complete,
+  atc_inv_request,
+  atc_invalidate,
+  deviceAnswersInvalidation,
+} from '../../device/atc.js';
+import { iotlb_invalidate_range } from '../../device/dma.js';
 import { amdDomain, getDevData } from './dev-data.js';
 
 const SPAN_ALL = 52;
@@ -61,8 +67,7 @@ export function iotlb_sync_issue(tx: Tx, d: number, iova: number, pages: number)
   for (const f of rec.dev_list) {
     if (!getDevData(tx, f).ats_enabled) continue;
     emitIotlbInv(tx, f, iova, pages);
-    const ds = tx.device(f);
-    if (ds.present && !ds.resetting) tx.mutDevice(f).pendingInv = ds.pendingInv + 1;
+    atc_inv_request(tx, f);
     targets.push(f);
   }
   return targets;
@@ -77,28 +82,8 @@ export function iotlb_sync_wait(
   targets: readonly number[],
 ): number {
   let timedOut = -1;
-  for (const f of targets) {
-    const dev = tx.device(f);
-    if (deviceAnswersInvalidation(dev) && dev.pendingInv > 0) {
-      tx.mutDevice(f).pendingInv = dev.pendingInv - 1;
-      atc_invalidate(tx, f, null, iova, pages);
-    } else {
-      tx.emit({ kind: 'atc', bdf: tx.info(f).bdf, action: 'ignored', pasid: 0, page: iova });
-      if (timedOut < 0) timedOut = f;
-    }
-  }
-  const dom = d >= 0 ? tx.domainOrNull(d) : null;
-  if (dom !== null && dom.iotlb.length > 0) {
-    if (pages <= 0) tx.mutDomain(d).iotlb = [];
-    else {
-      const kept: number[] = [];
-      for (let i = 0; i < dom.iotlb.length; i += 2) {
-        const page = dom.iotlb[i]!;
-        if (page < iova || page >= iova + pages) kept.push(page, dom.iotlb[i + 1]!);
-      }
-      if (kept.length !== dom.iotlb.length) tx.mutDomain(d).iotlb = kept;
-    }
-  }
+  for (const f of targets) if (!atc_inv_complete(tx, f, null, iova, pages) && timedOut < 0) timedOut = f;
+  if (d >= 0 && tx.domainOrNull(d) !== null) iotlb_invalidate_range(tx, d, iova, pages);
   if (timedOut >= 0) {
     emitWait(tx, true, timedOut);
     return -ETIMEDOUT;

@@ -12,7 +12,13 @@
 import type { SmmuCommand } from '../../kernel/events.js';
 import { ETIMEDOUT } from '../../kernel/errno.js';
 import type { Tx } from '../../model/tx.js';
-import { atc_invalidate, deviceAnswersInvalidation } from '../../device/atc.js';
+import {
+  atc_inv_complete,
+  atc_inv_request,
+  atc_invalidate,
+  deviceAnswersInvalidation,
+} from '../../device/atc.js';
+import { iotlb_invalidate_range } from '../../device/dma.js';
 import {
   INV_TYPE_ATS,
   INV_TYPE_S2_VMID,
@@ -110,8 +116,7 @@ export function iotlb_sync_issue(tx: Tx, d: number, iova: number, pages: number)
     } else if (type === INV_TYPE_ATS) {
       const f = invs[i + 1]!;
       emitAtcInv(tx, f, invs[i + 2]!, iova, pages);
-      const dev = tx.device(f);
-      if (dev.present && !dev.resetting) tx.mutDevice(f).pendingInv = dev.pendingInv + 1;
+      atc_inv_request(tx, f);
       targets.push(f);
     }
   }
@@ -135,31 +140,14 @@ export function iotlb_sync_wait(
   let timedOut = -1;
   const dom = d >= 0 ? tx.domainOrNull(d) : null;
   for (const f of targets) {
-    const dev = tx.device(f);
-    if (deviceAnswersInvalidation(dev) && dev.pendingInv > 0) {
-      tx.mutDevice(f).pendingInv = dev.pendingInv - 1;
-      // The SSIDs the request carried: those the function is attached through now (SSID 0 or
-      // none left: a request without SSV, every PASID).
-      const ssids = dom === null ? [] : invsAtsSsids((dom.drv as SmmuDomain).invs, f);
-      atc_invalidate(tx, f, ssids.length === 0 || ssids.includes(0) ? null : ssids, iova, pages);
-    } else {
-      tx.emit({ kind: 'atc', bdf: tx.info(f).bdf, action: 'ignored', pasid: 0, page: iova });
-      if (timedOut < 0) timedOut = f;
-    }
+    // The SSIDs the request carried: those the function is attached through now (SSID 0 or none
+    // left: a request without SSV, every PASID).
+    const ssids = dom === null ? [] : invsAtsSsids((dom.drv as SmmuDomain).invs, f);
+    const pasids = ssids.length === 0 || ssids.includes(0) ? null : ssids;
+    if (!atc_inv_complete(tx, f, pasids, iova, pages) && timedOut < 0) timedOut = f;
   }
   if (dom !== null) {
-    const iotlb = dom.iotlb;
-    if (iotlb.length > 0) {
-      if (pages <= 0) tx.mutDomain(d).iotlb = [];
-      else {
-        const kept: number[] = [];
-        for (let i = 0; i < iotlb.length; i += 2) {
-          const page = iotlb[i]!;
-          if (page < iova || page >= iova + pages) kept.push(page, iotlb[i + 1]!);
-        }
-        if (kept.length !== iotlb.length) tx.mutDomain(d).iotlb = kept;
-      }
-    }
+    iotlb_invalidate_range(tx, d, iova, pages);
     if (targets.length > 0) {
       const drv = getSmmuDomain(tx, d);
       if (drv.ats_readers > 0) setSmmuDomain(tx, d, { ...drv, ats_readers: drv.ats_readers - 1 });

@@ -65,10 +65,11 @@ export const nrAtsMasters: Invariant = perDomains(
     id: 'nr-ats-masters',
     ref: 1,
     statement:
-      "A domain's nr_ats_masters, and the ATS entries of its invalidation array, count exactly the attachments (RID or PASID) of masters whose ATS is enabled",
+      "A domain's nr_ats_masters, and the ATS entries of its invalidation array, count exactly the attachments (RID or PASID) of masters whose ATS is enabled. SMMUv3 only: VT-d and AMD-Vi keep no such count (they walk the domain's devices)",
     source:
       '685ca577b408 "iommu/arm-smmu-v3: Fix smmu_domain->nr_ats_masters decrement"; Pranjal Shrivastava v3 3/3 and v6 4/6 (thread 4): "incorrect nr_ats_masters"',
     kind: 'kernel',
+    drivers: ['smmuv3'],
   },
   ({ world, view }) => {
     const nd = view.domainCount;
@@ -164,7 +165,7 @@ export const atsImpliesEats: Invariant = perFunction(
     id: 'ats-implies-eats',
     ref: 11,
     statement:
-      'ATS is disabled at the function before EATS is cleared and enabled only after EATS is set: a function with ATS Control ENABLE set has EATS=TRANS in its installed STE',
+      'ATS is disabled at the function before EATS is cleared and enabled only after EATS is set: a function with ATS Control ENABLE set has EATS=TRANS in its installed STE (VT-d: a present context or PASID entry with Device-TLB enabled; AMD-Vi: a valid DTE with its I bit)',
     source:
       'arm_smmu_attach_prepare() comment; 7cad80048595 "Mark EATS_TRANS safe when computing the update sequence" ("the enclosing code will always disable ATS at the PCI device when changing EATS_TRANS")',
     kind: 'kernel',
@@ -175,7 +176,9 @@ export const atsImpliesEats: Invariant = perFunction(
     if (eatsSomewhere(view, f)) return null;
     return push(
       null,
-      'ATS Control ENABLE is set but the installed STE does not have EATS=TRANS',
+      world.iommu.driver === 'smmuv3'
+        ? 'ATS Control ENABLE is set but the installed STE does not have EATS=TRANS'
+        : 'ATS Control ENABLE is set but the IOMMU does not serve its translation requests (no present entry with Device-TLB enabled)',
       bdfOf(world, f),
     );
   },
@@ -209,10 +212,11 @@ export const atsRequiredOn: Invariant = perFunction(
     id: 'ats-required-on',
     ref: 15,
     statement:
-      'An ATS-required function (pci_ats_required()) has ATS on in every non-blocked RID domain, IDENTITY included, when the SMMU can keep ATS on (stage 1 and SSIDs)',
+      'An ATS-required function (pci_ats_required()) has ATS on in every non-blocked RID domain, IDENTITY included, when the SMMU can keep ATS on (stage 1 and SSIDs). SMMUv3 only: the always-on series changed only that driver',
     source:
       '5ff98a0da6b4 "iommu/arm-smmu-v3: Allow ATS to be always on"; Jason Gunthorpe 2026-05-28 ("ARM rules for enabling ATS and Bypass together require a valid CD table pointer")',
     kind: 'kernel',
+    drivers: ['smmuv3'],
   },
   ({ world, view }, f) => {
     // The SMMU can keep ATS on under bypass: it needs stage 1 and substreams for the CD table.

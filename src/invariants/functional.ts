@@ -11,8 +11,11 @@ import {
   deviceNeedsAts,
   done,
   effectiveRidDomain,
+  atcInvOf,
+  hasCommands,
   hasEvent,
   managed,
+  syncOf,
   push,
   ridBlocked,
 } from './util.js';
@@ -73,32 +76,32 @@ export const invalidationTimeout: Invariant = {
   id: 'invalidation-timeout',
   ref: 12,
   statement:
-    'Invalidation timed out: a CMD_SYNC never completed because a device did not answer its ATC invalidation',
+    'Invalidation timed out: a CMD_SYNC (VT-d: the QI_IWD wait descriptor; AMD-Vi: CMD_COMPL_WAIT) never completed because a device did not answer its ATC invalidation',
   source:
-    'arm-smmu-v3 CERROR_ATC_INV ("ATC invalidate timeout"); f5b16b802174 (a resetting device may ignore invalidations)',
+    'arm-smmu-v3 CERROR_ATC_INV ("ATC invalidate timeout"); VT-d qi_check_fault() ITE; AMD-Vi "Completion-Wait loop timed out"; f5b16b802174 (a resetting device may ignore invalidations)',
   kind: 'functional',
   check({ events }: InvariantContext): readonly Finding[] {
-    if (!hasEvent(events, 'smmu-cmd')) return NO_FINDINGS;
+    if (!hasCommands(events)) return NO_FINDINGS;
     let out: Finding[] | null = null;
     let since = 0;
     for (let i = 0; i < events.length; i++) {
-      const e = events[i]!;
-      if (e.kind !== 'smmu-cmd' || e.cmd !== 'CMD_SYNC') continue;
+      const e = syncOf(events[i]!);
+      if (e === null) continue;
       if (e.result === 'timeout') {
-        // The function blamed: the driver's "ATC invalidate timeout" line right after the sync,
-        // else the one ATC invalidation target since the previous sync.
+        // The function blamed: the driver's timeout line right after the wait, else the ATC
+        // invalidation targets since the previous wait.
         const next = events[i + 1];
         const targets = new Set<string>();
-        if (next?.kind === 'info' && next.message === 'ATC invalidate timeout') targets.add(next.bdf);
+        if (next?.kind === 'info' && next.level === 'err') targets.add(next.bdf);
         else
           for (let j = since; j < i; j++) {
-            const x = events[j]!;
-            if (x.kind === 'smmu-cmd' && x.cmd === 'CMD_ATC_INV' && x.bdf !== undefined) targets.add(x.bdf);
+            const x = atcInvOf(events[j]!);
+            if (x !== null) targets.add(x.bdf);
           }
         const list = [...targets];
         out = push(
           out,
-          `CMD_SYNC timed out waiting for ATC invalidation${list.length === 0 ? '' : ` of ${list.join(', ')}`}`,
+          `${events[i]!.kind === 'smmu-cmd' ? 'CMD_SYNC' : (events[i] as { cmd: string }).cmd} timed out waiting for ATC invalidation${list.length === 0 ? '' : ` of ${list.join(', ')}`}`,
           list.length === 1 ? list[0] : undefined,
         );
       }

@@ -3,7 +3,6 @@
  * device keeps is covered by an invalidation path, and nothing cached outlives its mapping.
  * Section g items 12 and 13 (kernel-semantics.md), and the no-stale-translation property.
  */
-import type { SmmuCmdEvent } from '../kernel/events.js';
 import { isPagingDomain } from '../iommu/domain-type.js';
 import type { Tx } from '../model/tx.js';
 import { perDomains } from './incremental.js';
@@ -12,20 +11,21 @@ import { INV_TYPE_ATS, devicesCount, domainDevices, domainInvs, invsUsers } from
 import {
   NO_FINDINGS,
   TRANSLATION_BYPASS,
+  atcInvOf,
+  hasCommands,
   bdfOf,
   deviceAtsOn,
   devicePasidCount,
   done,
   effectiveRidDomain,
   hasDriverDomain,
-  hasEvent,
   managed,
   push,
   quiescent,
 } from './util.js';
 
-/** A CMD_ATC_INV for an address range, as an unmap issues; not the whole-ATC flush an attach issues. */
-function ranged(e: SmmuCmdEvent): boolean {
+/** An ATC invalidation for an address range, as an unmap issues; not the whole-ATC flush an attach issues. */
+function ranged(e: { page?: number; span?: number }): boolean {
   return !(e.page === undefined || (e.page === 0 && (e.span ?? 0) >= 52));
 }
 
@@ -38,11 +38,11 @@ export const atcInvTarget: Invariant = {
     '587bb3e56a2c ("ATC invalidations must be completed before the driver disables ATS"); f5b16b802174 (a resetting device may ignore invalidations, so they time out)',
   kind: 'kernel',
   check({ world, view, events }: InvariantContext): readonly Finding[] {
-    if (!hasEvent(events, 'smmu-cmd')) return NO_FINDINGS;
+    if (!hasCommands(events)) return NO_FINDINGS;
     let out: Finding[] | null = null;
     for (let i = 0; i < events.length; i++) {
-      const e = events[i]!;
-      if (e.kind !== 'smmu-cmd' || e.cmd !== 'CMD_ATC_INV' || e.bdf === undefined) continue;
+      const e = atcInvOf(events[i]!);
+      if (e === null) continue;
       const f = world.machine.byBdf.get(e.bdf);
       if (f === undefined) continue;
       // An attach that turns ATS on or off flushes the whole ATC around the ATS Control write.
@@ -50,7 +50,9 @@ export const atcInvTarget: Invariant = {
       for (const x of events)
         if (x.kind === 'config-write' && x.bdf === e.bdf && x.register === 'PCI_ATS_CTRL') atsChanged = true;
       const r = ranged(e);
-      const what = r ? `CMD_ATC_INV page 0x${(e.page ?? 0).toString(16)}` : 'CMD_ATC_INV (whole ATC)';
+      const what = r
+        ? `ATC invalidation page 0x${(e.page ?? 0).toString(16)}`
+        : 'ATC invalidation (whole ATC)';
       if (view.device(f).resetting && (r || !atsChanged))
         out = push(out, `${what} sent to a function that is resetting`, e.bdf);
       else if (r && !atsChanged && !view.dev(f).atsEnabled)

@@ -7,7 +7,7 @@
 import type { KernelEvent } from '../kernel/events.js';
 import type { SystemState } from '../model/state.js';
 import { Tx } from '../model/tx.js';
-import type { World } from '../model/world.js';
+import type { IommuDriverName, World } from '../model/world.js';
 
 export interface InvariantContext {
   readonly world: World;
@@ -27,6 +27,11 @@ export interface Invariant {
   readonly source: string;
   /** 'kernel' for a kernel invariant, 'functional' for a failure users feel. */
   readonly kind: 'kernel' | 'functional';
+  /**
+   * The IOMMU drivers it applies to, when it is about one driver's own bookkeeping (absent: every
+   * driver). checkInvariants() skips it for the others.
+   */
+  readonly drivers?: readonly IommuDriverName[];
   /** What breaks it, one entry per finding (empty when it holds). */
   check(c: InvariantContext): readonly Finding[];
 }
@@ -64,7 +69,9 @@ export function checkInvariants(
     }
   }
   const c: InvariantContext = { world, state, view: new Tx(world, state), events };
+  const driver = world.iommu.driver;
   for (const inv of invariants) {
+    if (inv.drivers !== undefined && !inv.drivers.includes(driver)) continue;
     for (const f of inv.check(c)) {
       out.push(
         f.bdf === undefined

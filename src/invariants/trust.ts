@@ -167,13 +167,15 @@ export const stuProgrammedAtProbe: Invariant = perFunction(
     id: 'stu-programmed-at-probe',
     ref: 10,
     statement:
-      "Every probed function the IOMMU may use ATS for had its STU programmed at probe: its PF's ats_stu equals the IOMMU page shift (a driver that will not predict ATS for it is exempt)",
+      "Every probed function the IOMMU may use ATS for had its STU programmed at probe: its PF's ats_stu equals the IOMMU page shift (a driver that will not predict ATS for it is exempt; kernels before pci_prepare_ats() too)",
     source:
       'Pranjal Shrivastava v4 cover letter (thread 4): fallible ATS configuration belongs to probe; eab000d501af; 2665d975db35 pci_prepare_ats()',
     kind: 'kernel',
   },
   ({ world, view }, f) => {
     if (!world.iommu.features.ats || !managed(view, f) || !pci_ats_supported(view, f)) return null;
+    // Before pci_prepare_ats() (2665d975db35) nothing programmed the STU at probe.
+    if (!world.kernel.switches['pci-prepare-ats']) return null;
     // A configuration failure at probe may leave the function without ATS predicted instead.
     const ops = world.ops;
     if (ops.ats_supported !== undefined && !ops.ats_supported(view, f)) return null;

@@ -128,3 +128,28 @@ export function hasEvent(events: readonly KernelEvent[], kind: KernelEvent['kind
   for (const e of events) if (e.kind === kind) return true;
   return false;
 }
+
+/** The device-TLB invalidation commands of VT-d and AMD-Vi (`iommu-cmd` events). */
+const X86_ATC_INV = new Set(['QI_DEV_IOTLB', 'QI_DEV_EIOTLB', 'CMD_INV_IOTLB_PAGES']);
+
+/**
+ * An ATC invalidation sent to a function, whatever the IOMMU: SMMUv3 CMD_ATC_INV, VT-d
+ * QI_DEV_IOTLB / QI_DEV_EIOTLB, AMD-Vi CMD_INV_IOTLB_PAGES. Its target, page and span, or null.
+ */
+export function atcInvOf(e: KernelEvent): { bdf: Bdf; page?: number; span?: number } | null {
+  if (e.kind === 'smmu-cmd' && e.cmd === 'CMD_ATC_INV' && e.bdf !== undefined) return e as { bdf: Bdf };
+  if (e.kind === 'iommu-cmd' && X86_ATC_INV.has(e.cmd) && e.bdf !== undefined) return e as { bdf: Bdf };
+  return null;
+}
+
+/** A command that waits for earlier invalidations: SMMUv3 CMD_SYNC, VT-d QI_IWD, AMD-Vi CMD_COMPL_WAIT. */
+export function syncOf(e: KernelEvent): { result?: 'ok' | 'timeout' } | null {
+  if (e.kind === 'smmu-cmd' && e.cmd === 'CMD_SYNC') return e;
+  if (e.kind === 'iommu-cmd' && (e.cmd === 'QI_IWD' || e.cmd === 'CMD_COMPL_WAIT')) return e;
+  return null;
+}
+
+/** The step issued IOMMU commands (any driver). */
+export function hasCommands(events: readonly KernelEvent[]): boolean {
+  return hasEvent(events, 'smmu-cmd') || hasEvent(events, 'iommu-cmd');
+}

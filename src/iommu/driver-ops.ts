@@ -34,6 +34,11 @@ export interface IommuDriverOps {
 
   /** iommu_ops->probe_device(): 0, or a negative errno (the function then has no IOMMU). */
   probe_device(tx: Tx, f: number): number;
+  /**
+   * iommu_ops->probe_finalize(): after the device joined its group and its default domain is
+   * attached (VT-d enables PASID, and in scalable mode ATS, here). Optional.
+   */
+  probe_finalize?(tx: Tx, f: number): void;
   /** iommu_ops->release_device(). */
   release_device(tx: Tx, f: number): void;
   /** iommu_ops->def_domain_type(): a required type, or 0 for no preference. */

@@ -147,10 +147,17 @@ export function __iommu_probe_device(tx: Tx, f: number, deferSetup: boolean): nu
     iommu_group_remove_device(tx, g, f);
     return err;
   }
+  // iommu_probe_device() finalizes at once; bus_iommu_probe() after the group's default domain.
+  if (!deferSetup || tx.group(g).domain >= 0) probe_finalize(tx, f);
   return 0;
 }
 
-/** iommu.c iommu_probe_device(): one device (hot-plug, a new VF). No probe_finalize in the model. */
+/** iommu.c iommu_group_do_probe_finalize(): ops->probe_finalize() when the driver has one. */
+function probe_finalize(tx: Tx, f: number): void {
+  tx.world.ops.probe_finalize?.(tx, f);
+}
+
+/** iommu.c iommu_probe_device(): one device (hot-plug, a new VF), finalized once it is in its group. */
 export function iommu_probe_device(tx: Tx, f: number): number {
   return __iommu_probe_device(tx, f, false);
 }
@@ -173,6 +180,7 @@ export function bus_iommu_probe(tx: Tx): number {
   for (const g of pending) {
     const ret = iommu_setup_default_domain(tx, g, 0);
     if (ret !== 0) return ret;
+    for (const m of tx.world.groups[g]!.members) if (tx.gdev(m).probed) probe_finalize(tx, m);
   }
   return 0;
 }

@@ -115,6 +115,48 @@ export interface SmmuCmdEvent {
   readonly result?: 'ok' | 'timeout';
 }
 
+/** Which x86 IOMMU an `iommu-cmd` / `dev-entry` event belongs to. */
+export type X86Iommu = 'vtd' | 'amd';
+
+/**
+ * A command to a VT-d invalidation queue (qi_submit_sync(): QI_CC context cache, QI_IOTLB /
+ * QI_PIOTLB IOTLB, QI_PC PASID cache, QI_DEV_IOTLB / QI_DEV_EIOTLB device-TLB, QI_IWD the wait
+ * descriptor) or to an AMD-Vi command buffer (CMD_INV_IOMMU_PAGES, CMD_INV_IOTLB_PAGES the remote
+ * IOTLB, CMD_COMPL_WAIT the completion wait).
+ */
+export interface IommuCmdEvent {
+  readonly kind: 'iommu-cmd';
+  readonly iommu: X86Iommu;
+  readonly cmd: string;
+  /** The function a context, PASID or device-TLB command targets. */
+  readonly bdf?: Bdf;
+  /** PASID-tagged commands: the PASID. */
+  readonly pasid?: number;
+  /** Address (page number) and log2 span; span 52 with address 0 means everything. */
+  readonly page?: number;
+  readonly span?: number;
+  /** Device-TLB commands: the invalidation queue depth field of the descriptor (0 encodes 32). */
+  readonly qdep?: number;
+  /** Wait commands: `ok`, or `timeout` when a device-TLB invalidation was never completed. */
+  readonly result?: 'ok' | 'timeout';
+}
+
+/**
+ * A VT-d context or PASID-table entry, or an AMD-Vi Device Table Entry, as written for a function:
+ * how untranslated requests go, and whether the IOMMU serves the function's ATS requests
+ * (VT-d: context TT=DEV_IOTLB or scalable DTE; AMD: DTE.I).
+ */
+export interface DevEntryEvent {
+  readonly kind: 'dev-entry';
+  readonly iommu: X86Iommu;
+  readonly bdf: Bdf;
+  readonly entry: 'context' | 'pasid' | 'dte';
+  /** PASID-table entries: the PASID (0 is RID2PASID). */
+  readonly pasid?: number;
+  readonly mode: 'translate' | 'pass-through' | 'clear';
+  readonly devtlb: boolean;
+}
+
 /** A change to a device's Address Translation Cache. */
 export interface AtcEvent {
   readonly kind: 'atc';
@@ -151,6 +193,8 @@ export type KernelEvent =
   | SteWriteEvent
   | CdWriteEvent
   | SmmuCmdEvent
+  | IommuCmdEvent
+  | DevEntryEvent
   | AtcEvent
   | DmaEvent;
 export type KernelEventKind = KernelEvent['kind'];
@@ -185,6 +229,18 @@ export function formatKernelEvent(ev: KernelEvent): string {
       if (ev.result !== undefined) parts.push(ev.result);
       return parts.join(' ');
     }
+    case 'iommu-cmd': {
+      const parts: string[] = [ev.cmd];
+      if (ev.bdf !== undefined) parts.push(ev.bdf);
+      if (ev.pasid !== undefined) parts.push(`pasid=${ev.pasid}`);
+      if (ev.page !== undefined) parts.push(`page=${hexPad(ev.page, 1)}`);
+      if (ev.span !== undefined) parts.push(`span=${ev.span}`);
+      if (ev.qdep !== undefined) parts.push(`qdep=${ev.qdep}`);
+      if (ev.result !== undefined) parts.push(ev.result);
+      return parts.join(' ');
+    }
+    case 'dev-entry':
+      return `${ev.bdf}: ${ev.iommu === 'amd' ? 'DTE' : ev.entry === 'pasid' ? `PASID entry[${ev.pasid ?? 0}]` : 'context entry'} ${ev.mode}${ev.devtlb ? ' devtlb' : ''}`;
     case 'atc':
       return `${ev.bdf}: ATC ${ev.action} pasid=${ev.pasid} page=${hexPad(ev.page, 1)}${ev.phys === undefined ? '' : ` -> ${hexPad(ev.phys, 1)}`}`;
     case 'dma':

@@ -11,8 +11,12 @@ import {
   type SwitchId,
   type Switches,
 } from './switches.js';
+import type { IommuDriverName } from '../model/world.js';
 
-export const PRESET_IDS = ['v6.12', 'v7.0', 'v7.2', 'v7.3'] as const;
+/** Every driver, for presets that model them all. */
+const ALL_DRIVERS: readonly IommuDriverName[] = ['smmuv3', 'vtd', 'amd'];
+
+export const PRESET_IDS = ['v6.1', 'v6.12', 'v7.0', 'v7.2', 'v7.3'] as const;
 export type PresetId = (typeof PRESET_IDS)[number];
 
 /** The newest preset. */
@@ -24,20 +28,30 @@ interface PresetStep {
   readonly description: string;
   readonly adds: readonly SwitchId[];
   readonly removes?: readonly SwitchId[];
+  /** The IOMMU drivers whose release this preset models (default all). */
+  readonly drivers?: readonly IommuDriverName[];
 }
 
 const STEPS: readonly PresetStep[] = [
   {
+    id: 'v6.1',
+    description:
+      'VT-d only (Debian 12): no pci_prepare_ats(); VT-d has no blocking domain (the core blocks with an empty paging domain) and enables PASID and ATS at every attach. The SMMUv3 and AMD-Vi drivers of v6.1 are not modelled',
+    adds: [],
+    drivers: ['vtd'],
+  },
+  {
     id: 'v6.12',
     description:
-      'pci_prepare_ats() exists (2665d975db35); pci_ats_supported() is ats_cap && !untrusted; VF prepare skips the STU check',
-    adds: [],
+      'pci_prepare_ats() exists (2665d975db35); pci_ats_supported() is ats_cap && !untrusted; VF prepare skips the STU check; VT-d blocking domain, PASID at probe, ATS enabled at attach in both modes',
+    adds: ['pci-prepare-ats', 'vtd-blocking-domain', 'vtd-pasid-at-probe'],
   },
   {
     id: 'v7.0',
     description:
-      'PCI resets park the device on the blocking domain (pci_dev_reset_iommu_prepare/done) with the 2026 fixes; nr_ats_masters decrement fix',
+      'PCI resets park the device on the blocking domain (pci_dev_reset_iommu_prepare/done) with the 2026 fixes; nr_ats_masters decrement fix; VT-d scalable mode enables ATS at probe (5518f239aff1, v6.15)',
     adds: [
+      'vtd-sm-ats-at-probe',
       'reset-hooks',
       'reset-per-gdev-blocked',
       'reset-depth-nesting',
@@ -54,8 +68,9 @@ const STEPS: readonly PresetStep[] = [
   {
     id: 'v7.3',
     description:
-      'ATS robustness: PF-aware pci_ats_supported(), VF STU check in pci_prepare_ats(), SMMUv3 fails probe on a prepare error and WARNs on a commit failure',
+      'ATS robustness: PF-aware pci_ats_supported(), VF STU check in pci_prepare_ats(), SMMUv3 and VT-d fail probe on a prepare error and WARN on a runtime enable failure',
     adds: [
+      'vtd-fail-probe-on-prepare-error',
       'ats-supported-pf-aware',
       'prepare-ats-vf-stu-check',
       'smmu-warn-on-enable-failure',
@@ -67,6 +82,8 @@ const STEPS: readonly PresetStep[] = [
 export interface PresetDef {
   readonly id: PresetId;
   readonly description: string;
+  /** The IOMMU drivers whose release this preset models. */
+  readonly drivers: readonly IommuDriverName[];
   /** The switches this preset has on, in registry order. */
   readonly on: readonly SwitchId[];
   readonly switches: Switches;
@@ -81,6 +98,7 @@ function buildPresets(): readonly PresetDef[] {
     return {
       id: s.id,
       description: s.description,
+      drivers: s.drivers ?? ALL_DRIVERS,
       on: SWITCH_IDS.filter((id) => switches[id]),
       switches,
     };
@@ -102,6 +120,11 @@ export function presetDef(id: PresetId): PresetDef {
 
 export function presetSwitches(id: PresetId): Switches {
   return presetDef(id).switches;
+}
+
+/** Whether preset `id` models the given IOMMU driver's release. */
+export function presetModelsDriver(id: PresetId, driver: IommuDriverName): boolean {
+  return presetDef(id).drivers.includes(driver);
 }
 
 /** The first preset that has the switch on, or null (alternatives, or switches no release has). */
@@ -151,11 +174,11 @@ export function renderPresetsDoc(): string {
   }
   lines.push('## Presets');
   lines.push('');
-  lines.push('| preset | switches on | what changed |');
-  lines.push('| --- | --- | --- |');
+  lines.push('| preset | drivers | switches on | what changed |');
+  lines.push('| --- | --- | --- | --- |');
   for (const p of PRESETS) {
     const on = p.on.length === 0 ? '(none)' : p.on.map((id) => `\`${id}\``).join(', ');
-    lines.push(`| \`${p.id}\` | ${on} | ${p.description} |`);
+    lines.push(`| \`${p.id}\` | ${p.drivers.join(', ')} | ${on} | ${p.description} |`);
   }
   lines.push('');
   return lines.join('\n');

@@ -49,6 +49,15 @@ const SWITCH_DEFS = {
       ],
     },
   },
+  'pci-prepare-ats': {
+    description:
+      'pci_prepare_ats() exists and IOMMU drivers call it at probe to program a PF STU before ATS is enabled (before it, pci_enable_ats() programs the STU and a VF can enable ATS only after its PF did)',
+    kind: 'release',
+    source: {
+      kind: 'commits',
+      commits: [{ id: '2665d975db35', subject: 'iommu: Allow ATS to work on VFs when the PF uses IDENTITY' }],
+    },
+  },
   'ats-supported-pf-aware': {
     description: 'pci_ats_supported() on a VF also requires its PF to be ATS-supported',
     kind: 'release',
@@ -192,6 +201,67 @@ const SWITCH_DEFS = {
       thread: '[PATCH v3 3/3] iommu/arm-smmu-v3: Fix ATS state tracking via ats_prepared gate',
       message:
         'Jason Gunthorpe, 2026-05-20: keep the original invs, turn on ATS, and on failure put the pointer back',
+    },
+  },
+  'vtd-blocking-domain': {
+    description:
+      'VT-d has a static blocking domain: attaching it clears the context/PASID entry and disables ATS (before it the core used an empty paging domain, which VT-d attaches like any other, ATS included)',
+    kind: 'release',
+    source: {
+      kind: 'commits',
+      commits: [{ id: '35a99c54dd60', subject: 'iommu/vt-d: Add blocking domain support' }],
+    },
+  },
+  'vtd-pasid-at-probe': {
+    description:
+      'VT-d enables PCI PASID once at probe; before it iommu_enable_pci_caps() enabled PASID with ATS at every attach and device_block_translation() disabled both',
+    kind: 'release',
+    source: {
+      kind: 'commits',
+      commits: [{ id: 'ccb02b27bb50', subject: 'iommu/vt-d: Move PCI PASID enablement to probe path' }],
+    },
+  },
+  'vtd-sm-ats-at-probe': {
+    description:
+      'VT-d scalable mode enables ATS once, at probe_finalize, and keeps it on across domain changes, BLOCKED included; legacy mode enables it in domain_context_mapping() and disables it in domain_context_clear()',
+    kind: 'release',
+    source: {
+      kind: 'commits',
+      commits: [
+        { id: '5518f239aff1', subject: 'iommu/vt-d: Move scalable mode ATS enablement to probe path' },
+      ],
+    },
+  },
+  'vtd-fail-probe-on-prepare-error': {
+    description:
+      'intel_iommu_probe_device() fails when pci_prepare_ats() fails on an ATS-supported device, and a runtime pci_enable_ats() failure WARNs (thread 4 v4+; the WARN hunk is inferred from the v4 cover letter)',
+    kind: 'release',
+    source: {
+      kind: 'commits',
+      commits: [{ id: 'eab000d501af', subject: 'iommu/vt-d: Fail probe on ATS configuration failure' }],
+    },
+  },
+  'vtd-ats-follows-domain': {
+    description:
+      'VT-d scalable mode turns ATS on and off with the RID domain, as SMMUv3 does: off for BLOCKED and IDENTITY unless a PASID is attached, on for paging domains',
+    kind: 'alternative',
+    source: {
+      kind: 'thread',
+      thread: '[PATCH RFCv1 1/3] PCI: Allow ATS to be always on for CXL.cache capable devices',
+      message:
+        'Jason Gunthorpe, 2026-01 and 2026-05-20: VT-d "should follow ARM and have it dynamic during domain attach"',
+      url: 'http://lists.infradead.org/pipermail/linux-arm-kernel/2026-January/1099383.html',
+    },
+  },
+  'amd-fail-probe-on-prepare-error': {
+    description:
+      'amd_iommu_probe_device() calls pci_prepare_ats() only for ATS-supported devices and fails the probe when it fails',
+    kind: 'alternative',
+    source: {
+      kind: 'thread',
+      thread: '[PATCH v4] iommu/amd: Fail probe on ATS configuration failure (split out of thread 4)',
+      message:
+        'Pranjal Shrivastava, thread 4 v4+ (May 2026); split into a separate AMD series, not in the v7.3 merge',
     },
   },
   'driver-managed-dma-enum': {

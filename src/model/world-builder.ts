@@ -13,7 +13,7 @@ import type { IommuDriverOps } from '../iommu/driver-ops.js';
 import { withFingerprint } from './fingerprint.js';
 import type { DeviceState, Group, GroupDev, SystemState, ThreadState } from './state.js';
 import { Tx } from './tx.js';
-import type { IommuFeatures, World, WorldGroup } from './world.js';
+import type { AmdConfig, IommuDriverName, IommuFeatures, VtdConfig, World, WorldGroup } from './world.js';
 
 export const DEFAULT_IOMMU_FEATURES: IommuFeatures = {
   ats: true,
@@ -24,9 +24,38 @@ export const DEFAULT_IOMMU_FEATURES: IommuFeatures = {
   msiThroughIommu: true,
 };
 
+/** VT-d defaults: scalable mode, one ATSR with ALL_PORTS. */
+export const DEFAULT_VTD: VtdConfig = { mode: 'scalable', atsr: 'all' };
+/** AMD-Vi defaults: remote IOTLBs supported. */
+export const DEFAULT_AMD: AmdConfig = { iotlb: true };
+
+/**
+ * The IOMMU features a driver starts from. On x86 (VT-d, AMD-Vi) MSIs go through interrupt
+ * remapping, not the DMA domain; VT-d has PASIDs only in scalable mode; the page shift is 12
+ * (VTD_PAGE_SHIFT, AMD's PAGE_SHIFT).
+ */
+export function driverFeatureDefaults(
+  driver: IommuDriverName,
+  vtd: VtdConfig,
+  amd: AmdConfig,
+): IommuFeatures {
+  if (driver === 'smmuv3') return DEFAULT_IOMMU_FEATURES;
+  return {
+    ...DEFAULT_IOMMU_FEATURES,
+    ats: driver === 'amd' ? amd.iotlb : true,
+    ssidBits: driver === 'vtd' && vtd.mode === 'scalable' ? 20 : 0,
+    pageShift: 12,
+    msiThroughIommu: false,
+  };
+}
+
 export interface WorldOptions {
   readonly kernel: KernelConfig;
   readonly ops: IommuDriverOps;
+  /** The IOMMU driver the ops table belongs to (default smmuv3). */
+  readonly driver?: IommuDriverName;
+  readonly vtd?: Partial<VtdConfig>;
+  readonly amd?: Partial<AmdConfig>;
   readonly features?: Partial<IommuFeatures>;
   /** IOMMU groups that hold more than one function (by BDF); every other function gets its own. */
   readonly groups?: readonly (readonly Bdf[])[];
@@ -141,7 +170,11 @@ function indexOf(machine: Machine, bdf: Bdf, what: string): number {
 export function createWorld(input: Machine, opts: WorldOptions): World {
   const machine = withVfSlots(input, opts.vfSlots ?? DEFAULT_VF_SLOTS);
   const infos = pciDevInfoFromMachine(machine);
-  const features: IommuFeatures = { ...DEFAULT_IOMMU_FEATURES, ...opts.features };
+  const driver = opts.driver ?? 'smmuv3';
+  const vtd: VtdConfig = { ...DEFAULT_VTD, ...opts.vtd };
+  const amd: AmdConfig = { ...DEFAULT_AMD, ...opts.amd };
+  const features: IommuFeatures = { ...driverFeatureDefaults(driver, vtd, amd), ...opts.features };
+  if (typeof vtd.atsr !== 'string') for (const b of vtd.atsr) indexOf(machine, b, 'vtd atsr');
   const n = machine.functions.length;
   const groupOf = new Array<number>(n).fill(-1);
   const groups: WorldGroup[] = [];
@@ -176,7 +209,7 @@ export function createWorld(input: Machine, opts: WorldOptions): World {
     machine,
     infos,
     kernel: opts.kernel,
-    iommu: { driver: 'smmuv3', features },
+    iommu: { driver, features, vtd, amd },
     ops: opts.ops,
     groups,
     groupOf,

@@ -8,7 +8,7 @@ import type { PciDevInfo } from '../pci/pci-dev.js';
 import type { Machine } from '../pci/topology.js';
 import type { IommuDriverOps } from '../iommu/driver-ops.js';
 
-/** What the IOMMU hardware offers (SMMUv3 IDR bits; VT-d/AMD fill their own). */
+/** What the IOMMU hardware offers (SMMUv3 IDR bits; VT-d ECAP.DT and PASID width, AMD iotlb_sup map onto ats/ssidBits). */
 export interface IommuFeatures {
   /** ARM_SMMU_FEAT_ATS (and the root complex's ATS support, IORT/DT). */
   readonly ats: boolean;
@@ -24,9 +24,34 @@ export interface IommuFeatures {
   readonly msiThroughIommu: boolean;
 }
 
+/** The IOMMU driver a world models: ARM SMMUv3, Intel VT-d, or AMD-Vi. */
+export type IommuDriverName = 'smmuv3' | 'vtd' | 'amd';
+export const IOMMU_DRIVERS: readonly IommuDriverName[] = ['smmuv3', 'vtd', 'amd'];
+
+/** VT-d: the translation mode and the ACPI DMAR ATSR units (drivers/iommu/intel/). */
+export interface VtdConfig {
+  /** sm_supported(): scalable mode (PASID tables) or legacy mode (context entries only). */
+  readonly mode: 'legacy' | 'scalable';
+  /**
+   * The DMAR ATSR units: root ports (by BDF) whose devices may use ATS, or `all` for an ATSR with
+   * the ALL_PORTS flag (include_all). An empty list: no ATSR, no ATS below any root port.
+   */
+  readonly atsr: 'all' | readonly string[];
+}
+
+/** AMD-Vi: the IVRS/IOMMU capabilities the driver reads (drivers/iommu/amd/). */
+export interface AmdConfig {
+  /** amd_iommu_iotlb_sup: the IOMMU supports remote IOTLBs (ATS). */
+  readonly iotlb: boolean;
+}
+
 export interface IommuConfig {
-  readonly driver: 'smmuv3';
+  readonly driver: IommuDriverName;
   readonly features: IommuFeatures;
+  /** VT-d settings (read only when driver is vtd). */
+  readonly vtd: VtdConfig;
+  /** AMD-Vi settings (read only when driver is amd). */
+  readonly amd: AmdConfig;
 }
 
 export interface WorldGroup {

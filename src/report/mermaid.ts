@@ -86,6 +86,12 @@ function eventArrow(ev: KernelEvent): Arrow | null {
     case 'ste-write':
     case 'cd-write':
       return { from: 'SMMU', to: 'SMMU', reply: false };
+    case 'dev-entry':
+      return { from: 'SMMU', to: 'SMMU', reply: false };
+    case 'iommu-cmd':
+      return ev.bdf !== undefined && /DEV_E?IOTLB|INV_IOTLB/.test(ev.cmd)
+        ? { from: 'SMMU', to: 'Dev', reply: false }
+        : { from: 'SMMU', to: 'SMMU', reply: false };
     case 'smmu-cmd':
       return ev.cmd === 'CMD_ATC_INV'
         ? { from: 'SMMU', to: 'Dev', reply: false }

@@ -31,6 +31,7 @@ function eventLine(ev: KernelEvent, st: Style): string {
     case 'dma':
       return ev.outcome === 'stale' ? st.red(text) : ev.outcome === 'fault' ? st.yellow(text) : text;
     case 'smmu-cmd':
+    case 'iommu-cmd':
       return ev.result === 'timeout' ? st.red(text) : st.cyan(text);
     case 'info':
       return ev.level === 'err' || ev.level === 'warn' ? st.yellow(text) : st.dim(text);
@@ -38,6 +39,7 @@ function eventLine(ev: KernelEvent, st: Style): string {
     case 'iommu':
     case 'ste-write':
     case 'cd-write':
+    case 'dev-entry':
     case 'atc':
       return text;
   }
@@ -131,15 +133,26 @@ export function formatTextReport(trace: Trace, opts: TextReportOptions = {}): st
     `Kernel ${st.bold(k.preset)}${ov.length === 0 ? '' : `  switches: ${ov.join(' ')}`}${k.cmdline === '' ? '' : `  cmdline: ${k.cmdline}`}`,
   );
   const f = trace.iommu;
-  const feats = [
-    f.ats ? 'ats' : 'no-ats',
-    f.stage1 ? 's1' : 'no-s1',
-    f.stage2 ? 's2' : 'no-s2',
-    `ssid-bits=${f.ssidBits}`,
-    `page=${(1 << f.pageShift) / 1024}K`,
-    f.msiThroughIommu ? 'msi-through-iommu' : 'msi-direct',
-  ];
-  out.push(`IOMMU SMMUv3 ${feats.join(' ')}`);
+  if (trace.driver === 'smmuv3') {
+    const feats = [
+      f.ats ? 'ats' : 'no-ats',
+      f.stage1 ? 's1' : 'no-s1',
+      f.stage2 ? 's2' : 'no-s2',
+      `ssid-bits=${f.ssidBits}`,
+      `page=${(1 << f.pageShift) / 1024}K`,
+      f.msiThroughIommu ? 'msi-through-iommu' : 'msi-direct',
+    ];
+    out.push(`IOMMU SMMUv3 ${feats.join(' ')}`);
+  } else if (trace.driver === 'vtd') {
+    const v = trace.vtd;
+    const atsr =
+      v === undefined ? '' : v.atsr === 'all' ? ' atsr=all' : ` atsr=${v.atsr.join(',') || 'none'}`;
+    out.push(
+      `IOMMU VT-d ${v?.mode ?? ''} ${f.ats ? 'device-tlb' : 'no-device-tlb'} pasid-bits=${f.ssidBits}${atsr}`,
+    );
+  } else {
+    out.push(`IOMMU AMD-Vi ${f.ats ? 'iotlb' : 'no-iotlb'}`);
+  }
   out.push('');
   for (const s of trace.steps) out.push(...stepLines(s, st, opts));
   if (trace.error !== null) {

@@ -4,15 +4,19 @@
  * preset. Pure: the caller loads the scenarios (src/node/load-scenario.ts).
  */
 import { InputError } from '../diagnostics.js';
-import type { PresetId } from '../kernel/presets.js';
+import { presetModelsDriver, type PresetId } from '../kernel/presets.js';
+import { IOMMU_DRIVERS, type IommuDriverName } from '../model/world.js';
 import type { BoundScenario } from './bind.js';
 import { exploreScenario } from './explore.js';
 import { runScenario } from './run.js';
-import { isExploreScenario, type Verdict } from './types.js';
+import { forPreset, isExploreScenario, type Verdict } from './types.js';
 
 export interface CheckCell {
+  /** The IOMMU driver the cell ran under. */
+  readonly driver: IommuDriverName;
   readonly preset: PresetId;
-  readonly status: 'holds' | 'violated' | 'error';
+  /** n/a: the scenario does not list this driver (its claim does not apply there). */
+  readonly status: 'holds' | 'violated' | 'error' | 'n/a';
   readonly violated: readonly string[];
   /** The expectation for this preset (holds when the scenario states none). */
   readonly expected: Verdict;
@@ -35,6 +39,8 @@ export interface CheckRow {
 }
 
 export interface CheckResult {
+  /** The drivers with a column group, in the order smmuv3, vtd, amd; each has a column per preset. */
+  readonly drivers: readonly IommuDriverName[];
   readonly presets: readonly PresetId[];
   readonly rows: readonly CheckRow[];
   /** Cells that differ from their expectation. */
@@ -55,6 +61,7 @@ export const CHECK_EXPLORE_MAX_STATES = 200_000;
 function exploreCell(bound: BoundScenario, preset: PresetId): CheckCell {
   const r = exploreScenario(bound, { preset, maxStates: CHECK_EXPLORE_MAX_STATES });
   return {
+    driver: bound.doc.driver,
     preset,
     status: r.violated.length === 0 ? 'holds' : 'violated',
     violated: r.violated,
@@ -68,13 +75,36 @@ function exploreCell(bound: BoundScenario, preset: PresetId): CheckCell {
   };
 }
 
-export function checkCell(bound: BoundScenario, preset: PresetId): CheckCell {
+/**
+ * One cell: the scenario under `preset` with `driver` (default its own). A driver the scenario
+ * does not list is n/a, and so is a preset that does not model the driver; an explore scenario runs
+ * only under its own driver.
+ */
+export function checkCell(bound: BoundScenario, preset: PresetId, driver?: IommuDriverName): CheckCell {
+  const drv = driver ?? bound.doc.driver;
+  const explore = isExploreScenario(bound.doc);
+  if (
+    !bound.doc.drivers.includes(drv) ||
+    (explore && drv !== bound.doc.driver) ||
+    !presetModelsDriver(preset, drv)
+  )
+    return {
+      driver: drv,
+      preset,
+      status: 'n/a',
+      violated: [],
+      expected: HOLDS,
+      retMismatches: [],
+      error: null,
+      met: true,
+    };
   try {
-    if (isExploreScenario(bound.doc)) return exploreCell(bound, preset);
-    const t = runScenario(bound, { preset, snapshots: 'none' });
+    if (explore) return exploreCell(bound, preset);
+    const t = runScenario(bound, { preset, snapshots: 'none', driver: drv });
     const expected = t.expected ?? HOLDS;
     if (t.error !== null)
       return {
+        driver: drv,
         preset,
         status: 'error',
         violated: t.verdict.violated,
@@ -84,6 +114,7 @@ export function checkCell(bound: BoundScenario, preset: PresetId): CheckCell {
         met: false,
       };
     return {
+      driver: drv,
       preset,
       status: t.verdict.holds ? 'holds' : 'violated',
       violated: t.verdict.violated,
@@ -93,50 +124,75 @@ export function checkCell(bound: BoundScenario, preset: PresetId): CheckCell {
       met: t.met,
     };
   } catch (e) {
-    const expected =
-      bound.doc.expect === null
-        ? HOLDS
-        : (bound.doc.expect.byPreset[preset] ?? bound.doc.expect.default ?? HOLDS);
+    const expected = bound.doc.expect === null ? HOLDS : (forPreset(bound.doc.expect, preset, drv) ?? HOLDS);
     const msg =
       e instanceof InputError ? e.message : e instanceof Error ? `internal: ${e.message}` : String(e);
-    return { preset, status: 'error', violated: [], expected, retMismatches: [], error: msg, met: false };
+    return {
+      driver: drv,
+      preset,
+      status: 'error',
+      violated: [],
+      expected,
+      retMismatches: [],
+      error: msg,
+      met: false,
+    };
   }
 }
 
+/** The drivers the inputs list, in IOMMU_DRIVERS order (smmuv3 alone when none loaded). */
+export function checkDrivers(inputs: readonly CheckInput[]): IommuDriverName[] {
+  const used = new Set<IommuDriverName>();
+  for (const input of inputs) if ('bound' in input) for (const d of input.bound.doc.drivers) used.add(d);
+  const out = IOMMU_DRIVERS.filter((d) => used.has(d));
+  return out.length === 0 ? ['smmuv3'] : out;
+}
+
+/**
+ * Every scenario under every (driver, preset) column: `drivers` default to those the scenarios
+ * list. A scenario runs under the drivers it lists (`drivers:`, default its iommu.driver); its
+ * other columns are n/a.
+ */
 export function checkScenarios(
   inputs: readonly CheckInput[],
   presets: readonly PresetId[],
   progress?: (done: number, total: number, file: string) => void,
+  drivers: readonly IommuDriverName[] = checkDrivers(inputs),
 ): CheckResult {
   const rows: CheckRow[] = [];
   let differing = 0;
-  const total = inputs.length * presets.length;
+  const total = inputs.length * presets.length * drivers.length;
   let done = 0;
   for (const input of inputs) {
     if ('error' in input) {
-      const cells = presets.map((preset): CheckCell => ({
-        preset,
-        status: 'error',
-        violated: [],
-        expected: HOLDS,
-        retMismatches: [],
-        error: input.error,
-        met: false,
-      }));
+      const cells = drivers.flatMap((driver) =>
+        presets.map((preset): CheckCell => ({
+          driver,
+          preset,
+          status: 'error',
+          violated: [],
+          expected: HOLDS,
+          retMismatches: [],
+          error: input.error,
+          met: false,
+        })),
+      );
       differing += cells.length;
       done += cells.length;
       progress?.(done, total, input.file);
       rows.push({ file: input.file, name: null, cells });
       continue;
     }
-    const cells = presets.map((p) => {
-      const c = checkCell(input.bound, p);
-      done++;
-      progress?.(done, total, input.file);
-      return c;
-    });
+    const cells = drivers.flatMap((driver) =>
+      presets.map((p) => {
+        const c = checkCell(input.bound, p, driver);
+        done++;
+        progress?.(done, total, input.file);
+        return c;
+      }),
+    );
     differing += cells.filter((c) => !c.met).length;
     rows.push({ file: input.file, name: input.bound.doc.name, cells });
   }
-  return { presets, rows, differing };
+  return { drivers, presets, rows, differing };
 }

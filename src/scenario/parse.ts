@@ -10,7 +10,7 @@ import { parseCmdline } from '../kernel/cmdline.js';
 import { PRESET_IDS, isPresetId, type PresetId } from '../kernel/presets.js';
 import { SWITCH_IDS, isSwitchId, type SwitchId } from '../kernel/switches.js';
 import type { MachineFileFunction } from '../import/machine-file.js';
-import type { IommuFeatures } from '../model/world.js';
+import type { AmdConfig, IommuDriverName, IommuFeatures, VtdConfig } from '../model/world.js';
 import type { OpName } from '../model/ops.js';
 import { canonicalBdf, type Bdf } from '../pci/bdf.js';
 import { MachineBuilder, bridgeDefaultIds, isBridgePortType, type FunctionSpec } from '../pci/builder.js';
@@ -21,6 +21,7 @@ import {
   ExampleMachineSchema,
   ImportMachineSchema,
   InlineMachineSchema,
+  IOMMU_DRIVER_NAMES,
   IommuSchema,
   OP_SYNTAX,
   PHASES,
@@ -99,7 +100,15 @@ export function parseScenario(text: string, file: string): ScenarioDoc {
   const claim = check(src, TOP_SHAPE.claim, ['claim'], data.claim) ?? null;
   const thread = data.thread === undefined ? null : check(src, ThreadSchema, ['thread'], data.thread);
   const { machine, groups, requireDirect } = parseMachine(src, data.machine);
-  const iommu = parseIommu(src, data.iommu);
+  const { features: iommu, driver, vtd, amd } = parseIommu(src, data.iommu);
+  const drivers =
+    data.drivers === undefined ? [driver] : [...check(src, TOP_SHAPE.drivers, ['drivers'], data.drivers)!];
+  if (data.drivers !== undefined && !drivers.includes(driver))
+    throw src.error(
+      CODE,
+      ['drivers'],
+      `the scenario's own driver ${driver} (iommu.driver) must be one of the drivers it lists`,
+    );
   const kernel = parseKernel(src, data.kernel);
 
   const faults: ScenarioStep[] = [];
@@ -138,6 +147,10 @@ export function parseScenario(text: string, file: string): ScenarioDoc {
     groups,
     requireDirect,
     iommu,
+    driver,
+    vtd,
+    amd,
+    drivers,
     kernel,
     faults,
     steps,
@@ -261,9 +274,39 @@ function buildInline(src: YamlSource, functions: readonly MachineFileFunction[])
 
 const PAGE_SHIFT: Readonly<Record<string, number>> = { '4K': 12, '16K': 14, '64K': 16 };
 
-function parseIommu(src: YamlSource, raw: unknown): Partial<IommuFeatures> {
-  if (raw === undefined) return {};
+interface ParsedIommu {
+  readonly features: Partial<IommuFeatures>;
+  readonly driver: IommuDriverName;
+  readonly vtd: Partial<VtdConfig>;
+  readonly amd: Partial<AmdConfig>;
+}
+
+/** Keys of the iommu mapping that only one driver reads. */
+const DRIVER_ONLY_KEYS: Readonly<Record<string, IommuDriverName>> = {
+  mode: 'vtd',
+  atsr: 'vtd',
+  iotlb: 'amd',
+  stage1: 'smmuv3',
+  stage2: 'smmuv3',
+  ssidBits: 'smmuv3',
+  pageSize: 'smmuv3',
+  msiThroughIommu: 'smmuv3',
+};
+
+function parseIommu(src: YamlSource, raw: unknown): ParsedIommu {
+  if (raw === undefined) return { features: {}, driver: 'smmuv3', vtd: {}, amd: {} };
   const m = check(src, IommuSchema, ['iommu'], raw);
+  const driver: IommuDriverName = m.driver ?? 'smmuv3';
+  for (const [key, only] of Object.entries(DRIVER_ONLY_KEYS))
+    if ((m as Record<string, unknown>)[key] !== undefined && only !== driver)
+      throw src.error(
+        CODE,
+        ['iommu', key],
+        `${key} is a setting of the ${only} driver, but this scenario's iommu.driver is ${driver}`,
+        key,
+      );
+  if (m.ats !== undefined && driver === 'amd')
+    throw src.error(CODE, ['iommu', 'ats'], 'for amd, ATS support is iotlb (amd_iommu_iotlb_sup)', 'ats');
   const out: { -readonly [K in keyof IommuFeatures]?: IommuFeatures[K] } = {};
   if (m.ats !== undefined) out.ats = m.ats;
   if (m.stage1 !== undefined) out.stage1 = m.stage1;
@@ -271,7 +314,12 @@ function parseIommu(src: YamlSource, raw: unknown): Partial<IommuFeatures> {
   if (m.ssidBits !== undefined) out.ssidBits = m.ssidBits;
   if (m.pageSize !== undefined) out.pageShift = PAGE_SHIFT[m.pageSize]!;
   if (m.msiThroughIommu !== undefined) out.msiThroughIommu = m.msiThroughIommu;
-  return out;
+  const vtd: { -readonly [K in keyof VtdConfig]?: VtdConfig[K] } = {};
+  if (m.mode !== undefined) vtd.mode = m.mode;
+  if (m.atsr !== undefined) vtd.atsr = m.atsr === 'all' ? 'all' : m.atsr.map(bdfOf);
+  const amd: { -readonly [K in keyof AmdConfig]?: AmdConfig[K] } = {};
+  if (m.iotlb !== undefined) amd.iotlb = m.iotlb;
+  return { features: out, driver, vtd, amd };
 }
 
 function parseKernel(src: YamlSource, raw: unknown): ScenarioDoc['kernel'] {
@@ -620,6 +668,52 @@ function parseExpect(src: YamlSource, raw: unknown, ids: BdfRefLike[]): PerPrese
       `expected holds, {violates: [ids]}, or one of those per preset${describeValue(raw)}`,
     );
   const map: Partial<Record<PresetId | 'default', Verdict>> = {};
+  const byDriver: Partial<Record<IommuDriverName, PerPreset<Verdict>>> = {};
+  for (const [k, v] of Object.entries(raw)) {
+    if ((IOMMU_DRIVER_NAMES as readonly string[]).includes(k)) {
+      byDriver[k as IommuDriverName] = parseDriverExpect(src, [...path, k], v, toVerdict);
+      continue;
+    }
+    if (k !== 'default' && !isPresetId(k))
+      throw src.error(
+        CODE,
+        path,
+        `unknown preset '${k}'; expected one of ${PRESET_IDS.join(', ')}, default, or a driver (${IOMMU_DRIVER_NAMES.join(', ')})`,
+        k,
+      );
+    map[k] = toVerdict(check(src, VerdictSchema, [...path, k], v), [...path, k]);
+  }
+  // With driver-specific expectations the plain ones may leave presets out (the drivers cover them).
+  const hasDrivers = Object.keys(byDriver).length > 0;
+  const plain =
+    hasDrivers && map.default === undefined && PRESET_IDS.some((id) => map[id] === undefined)
+      ? { byPreset: plainByPreset(map), default: null }
+      : perPreset(src, path, map);
+  return hasDrivers ? { ...plain, byDriver } : plain;
+}
+
+function plainByPreset<T>(map: Partial<Record<PresetId | 'default', T>>): Partial<Record<PresetId, T>> {
+  const out: Partial<Record<PresetId, T>> = {};
+  for (const id of PRESET_IDS) if (map[id] !== undefined) out[id] = map[id];
+  return out;
+}
+
+/** expect: {<driver>: verdict | {<preset>: verdict, default: verdict}}. */
+function parseDriverExpect(
+  src: YamlSource,
+  path: readonly PathSeg[],
+  raw: unknown,
+  toVerdict: (v: z.output<typeof VerdictSchema>, at: readonly PathSeg[]) => Verdict,
+): PerPreset<Verdict> {
+  if (isVerdictInput(raw))
+    return { byPreset: {}, default: toVerdict(check(src, VerdictSchema, path, raw), path) };
+  if (!isRecord(raw))
+    throw src.error(
+      CODE,
+      path,
+      `expected holds, {violates: [ids]}, or one of those per preset${describeValue(raw)}`,
+    );
+  const map: Partial<Record<PresetId | 'default', Verdict>> = {};
   for (const [k, v] of Object.entries(raw)) {
     if (k !== 'default' && !isPresetId(k))
       throw src.error(
@@ -630,5 +724,5 @@ function parseExpect(src: YamlSource, raw: unknown, ids: BdfRefLike[]): PerPrese
       );
     map[k] = toVerdict(check(src, VerdictSchema, [...path, k], v), [...path, k]);
   }
-  return perPreset(src, path, map);
+  return { byPreset: plainByPreset(map), default: map.default ?? null };
 }

@@ -6,13 +6,19 @@
  * docs/trace-format.md.
  */
 import '../model/handlers.js';
-import { smmuv3Ops } from '../drivers/smmuv3/ops.js';
+import { driverOps } from '../drivers/select.js';
 import { INVARIANTS } from '../invariants/catalogue.js';
 import { checkInvariants, type Invariant, type Violation } from '../invariants/invariant.js';
 import { resolveKernel, type KernelConfig } from '../kernel/config.js';
 import { errnoName } from '../kernel/errno.js';
 import type { KernelEvent } from '../kernel/events.js';
-import { DEFAULT_PRESET, PRESET_IDS, isPresetId, type PresetId } from '../kernel/presets.js';
+import {
+  DEFAULT_PRESET,
+  PRESET_IDS,
+  isPresetId,
+  presetModelsDriver,
+  type PresetId,
+} from '../kernel/presets.js';
 import { switchesOn } from '../kernel/switches.js';
 import { InputError } from '../diagnostics.js';
 import { fingerprintHex } from '../model/hash.js';
@@ -20,7 +26,7 @@ import type { Op } from '../model/ops.js';
 import type { SystemState } from '../model/state.js';
 import { step, type StepResult } from '../model/step.js';
 import { createWorld, initialState } from '../model/world-builder.js';
-import type { IommuFeatures, World } from '../model/world.js';
+import type { AmdConfig, IommuDriverName, IommuFeatures, VtdConfig, World } from '../model/world.js';
 import type { Bdf } from '../pci/bdf.js';
 import type { BoundScenario, PlannedOp } from './bind.js';
 import type { Phase } from './schema.js';
@@ -87,7 +93,12 @@ export interface Trace {
     readonly overrides: Readonly<Record<string, 'on' | 'off'>>;
     readonly cmdline: string;
   };
+  /** The IOMMU driver the run modelled. */
+  readonly driver: IommuDriverName;
   readonly iommu: IommuFeatures;
+  /** driver vtd: the mode and ATSR units; driver amd: iotlb_sup. */
+  readonly vtd?: VtdConfig;
+  readonly amd?: AmdConfig;
   readonly machine: {
     readonly functions: readonly {
       readonly bdf: Bdf;
@@ -127,6 +138,8 @@ export interface RunOptions {
   readonly snapshots?: SnapshotChoice;
   /** The invariants checked; default the whole catalogue. */
   readonly invariants?: readonly Invariant[];
+  /** The IOMMU driver; default the scenario's iommu.driver (atsim check runs each of its drivers). */
+  readonly driver?: IommuDriverName;
 }
 
 /** The preset a run uses. */
@@ -223,10 +236,19 @@ export function executePlan(bound: BoundScenario, opts: RunOptions = {}): PlanRu
   const preset = runPreset(bound, opts.preset);
   const overrides = { ...doc.kernel.switches, ...(opts.overrides ?? {}) };
   const kernel = runKernel(bound, preset, opts.overrides);
+  const driver = opts.driver ?? doc.driver;
+  if (!presetModelsDriver(preset, driver))
+    throw new InputError({
+      code: 'preset-driver',
+      message: `kernel preset ${preset} does not model the ${driver} driver (see docs/kernel-presets.md)`,
+    });
   const world = createWorld(bound.machine, {
     kernel,
-    ops: smmuv3Ops,
-    features: doc.iommu,
+    ops: driverOps(driver, kernel),
+    driver,
+    vtd: doc.vtd,
+    amd: doc.amd,
+    features: driver === doc.driver ? doc.iommu : {},
     groups: bound.groups,
     requireDirect: bound.requireDirect,
     vfSlots: bound.vfSlots,
@@ -267,7 +289,7 @@ export function executePlan(bound: BoundScenario, opts: RunOptions = {}): PlanRu
     const s = p.step;
     let expect: TraceStep['expect'] = null;
     if (s?.expect != null && p.phase !== 'begin' && p.phase !== 'step') {
-      const value = forPreset(s.expect, preset);
+      const value = forPreset(s.expect, preset, driver);
       if (value !== null) {
         const met = !r.waiting && r.ret === value;
         expect = { value, name: errnoName(value), met };
@@ -304,7 +326,7 @@ export function executePlan(bound: BoundScenario, opts: RunOptions = {}): PlanRu
   }
 
   const ids = [...violated].sort();
-  const expected = doc.expect === null ? null : forPreset(doc.expect, preset);
+  const expected = doc.expect === null ? null : forPreset(doc.expect, preset, driver);
   const verdictMet =
     expected === null || expected.kind === 'holds' ? ids.length === 0 : sameIds(ids, expected.ids);
   const trace: Trace = {
@@ -318,7 +340,10 @@ export function executePlan(bound: BoundScenario, opts: RunOptions = {}): PlanRu
       claim: doc.claim,
     },
     kernel: { preset, switchesOn: switchesOn(kernel.switches), overrides, cmdline: doc.kernel.cmdline },
+    driver,
     iommu: world.iommu.features,
+    ...(driver === 'vtd' ? { vtd: world.iommu.vtd } : {}),
+    ...(driver === 'amd' ? { amd: world.iommu.amd } : {}),
     machine: {
       functions: bound.machine.functions.map((mf) => ({
         bdf: mf.fn.bdf,

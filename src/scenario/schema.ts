@@ -268,11 +268,23 @@ export const VerdictSchema = z
   ])
   .meta({ id: 'Verdict' });
 
+export const IOMMU_DRIVER_NAMES = ['smmuv3', 'vtd', 'amd'] as const;
+export const VTD_MODES = ['legacy', 'scalable'] as const;
+
+const PerPresetVerdictSchema = z
+  .partialRecord(z.enum([...PRESET_IDS, 'default']), VerdictSchema)
+  .describe('per kernel preset; default covers the presets not listed');
+
 export const ExpectSchema = z.union([
   VerdictSchema,
   z
-    .partialRecord(z.enum([...PRESET_IDS, 'default']), VerdictSchema)
-    .describe('per kernel preset; default covers the presets not listed'),
+    .partialRecord(
+      z.enum([...PRESET_IDS, 'default', ...IOMMU_DRIVER_NAMES]),
+      z.union([VerdictSchema, PerPresetVerdictSchema]),
+    )
+    .describe(
+      'per kernel preset (default covers the presets not listed); under a driver name (smmuv3, vtd, amd), the same for runs with that driver, which take precedence',
+    ),
 ]);
 
 export const ThreadSchema = z.strictObject(
@@ -338,21 +350,44 @@ export const PAGE_SIZES = ['4K', '16K', '64K'] as const;
 
 export const IommuSchema = z.strictObject(
   {
-    ats: bool.optional().describe('ARM_SMMU_FEAT_ATS (default true)'),
-    stage1: bool.optional().describe('ARM_SMMU_FEAT_TRANS_S1 (default true)'),
-    stage2: bool.optional().describe('ARM_SMMU_FEAT_TRANS_S2 (default true)'),
+    driver: enumOf(IOMMU_DRIVER_NAMES)
+      .optional()
+      .describe(
+        'the IOMMU and its Linux driver: smmuv3 (ARM), vtd (Intel VT-d) or amd (AMD-Vi); default smmuv3',
+      ),
+    mode: enumOf(VTD_MODES)
+      .optional()
+      .describe('vtd only: scalable mode (PASID tables) or legacy mode (context entries); default scalable'),
+    atsr: z
+      .union([z.literal('all'), z.array(BdfText, { error: 'expected a list of PCI addresses' })], {
+        error: 'expected all, or a list of root-port PCI addresses',
+      })
+      .optional()
+      .describe(
+        'vtd only: the ACPI DMAR ATSR units: the root ports whose devices may use ATS, or all (an ATSR with ALL_PORTS); default all',
+      ),
+    iotlb: bool
+      .optional()
+      .describe('amd only: amd_iommu_iotlb_sup, the IOMMU supports remote IOTLBs (ATS); default true'),
+    ats: bool
+      .optional()
+      .describe('smmuv3: ARM_SMMU_FEAT_ATS; vtd: ECAP.DT, Device-TLB support (default true)'),
+    stage1: bool.optional().describe('smmuv3 only: ARM_SMMU_FEAT_TRANS_S1 (default true)'),
+    stage2: bool.optional().describe('smmuv3 only: ARM_SMMU_FEAT_TRANS_S2 (default true)'),
     ssidBits: z
       .int({ error: 'expected 0..20' })
       .min(0, { error: 'expected 0..20' })
       .max(20, { error: 'expected 0..20' })
       .optional()
-      .describe('SubstreamID bits (default 20; 0: no PASIDs)'),
+      .describe('smmuv3 only: SubstreamID bits (default 20; 0: no PASIDs)'),
     pageSize: enumOf(PAGE_SIZES)
       .optional()
-      .describe('the smallest page size, programmed as the STU (default 4K)'),
-    msiThroughIommu: bool.optional().describe('MSIs are translated by the IOMMU, as on ARM (default true)'),
+      .describe('smmuv3 only: the smallest page size, programmed as the STU (default 4K)'),
+    msiThroughIommu: bool
+      .optional()
+      .describe('smmuv3 only: MSIs are translated by the IOMMU, as on ARM (default true)'),
   },
-  { error: 'expected a mapping of SMMU features' },
+  { error: 'expected a mapping of IOMMU driver and features' },
 );
 
 export const SWITCH_VALUE_ERROR = 'expected on or off';
@@ -389,6 +424,13 @@ export const TOP_SHAPE = {
   claim: z.string({ error: 'expected text' }).optional().describe('the claim, in words'),
   machine: MachineSchema,
   iommu: IommuSchema.optional(),
+  drivers: z
+    .array(enumOf(IOMMU_DRIVER_NAMES), { error: 'expected a list of drivers: smmuv3, vtd, amd' })
+    .min(1, { error: 'expected at least one driver' })
+    .optional()
+    .describe(
+      'the IOMMU drivers the claim applies to: atsim check runs the scenario under each (default: iommu.driver only)',
+    ),
   kernel: KernelSchema.optional(),
   faults: z
     .array(FaultSchema, { error: 'expected a list of faults' })

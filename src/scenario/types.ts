@@ -3,7 +3,7 @@ import type { FileLocation } from '../diagnostics.js';
 import type { PresetId } from '../kernel/presets.js';
 import type { SwitchId } from '../kernel/switches.js';
 import type { OpName } from '../model/ops.js';
-import type { IommuFeatures } from '../model/world.js';
+import type { AmdConfig, IommuDriverName, IommuFeatures, VtdConfig } from '../model/world.js';
 import type { Bdf } from '../pci/bdf.js';
 import type { Machine } from '../pci/topology.js';
 import type { Phase } from './schema.js';
@@ -13,6 +13,11 @@ import type { PathSeg, YamlSource } from '../import/yaml-source.js';
 export interface PerPreset<T> {
   readonly byPreset: Readonly<Partial<Record<PresetId, T>>>;
   readonly default: T | null;
+  /**
+   * Values for runs with one IOMMU driver, looked up first (its presets, then its default) before
+   * the plain ones. Absent or empty: the same for every driver.
+   */
+  readonly byDriver?: Readonly<Partial<Record<IommuDriverName, PerPreset<T>>>>;
 }
 
 export type Verdict =
@@ -80,7 +85,14 @@ export interface ScenarioDoc {
   readonly machine: MachineSpec;
   readonly groups: readonly (readonly BdfRef[])[];
   readonly requireDirect: readonly BdfRef[];
+  /** The IOMMU features the scenario sets (the driver's defaults fill the rest). */
   readonly iommu: Partial<IommuFeatures>;
+  /** iommu.driver (default smmuv3) and its settings. */
+  readonly driver: IommuDriverName;
+  readonly vtd: Partial<VtdConfig>;
+  readonly amd: Partial<AmdConfig>;
+  /** The drivers atsim check runs the scenario under (default: [driver]). */
+  readonly drivers: readonly IommuDriverName[];
   readonly kernel: {
     readonly preset: PresetId | null;
     readonly switches: Readonly<Partial<Record<SwitchId, 'on' | 'off'>>>;
@@ -105,6 +117,12 @@ export interface BdfRefLike {
   readonly path: readonly PathSeg[];
 }
 
-export function forPreset<T>(p: PerPreset<T>, preset: PresetId): T | null {
+/** The value for `preset` (and `driver`, when given: its own values first). */
+export function forPreset<T>(p: PerPreset<T>, preset: PresetId, driver?: IommuDriverName): T | null {
+  const d = driver === undefined ? undefined : p.byDriver?.[driver];
+  if (d !== undefined) {
+    const v = d.byPreset[preset] ?? d.default;
+    if (v !== null) return v;
+  }
   return p.byPreset[preset] ?? p.default;
 }

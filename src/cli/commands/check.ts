@@ -4,7 +4,8 @@ import { InputError } from '../../diagnostics.js';
 import { PRESET_IDS, isPresetId, type PresetId } from '../../kernel/presets.js';
 import { expandScenarioPaths, libraryFiles, loadScenarioFile } from '../../node/load-scenario.js';
 import { formatCheckTable } from '../../report/check-table.js';
-import { checkScenarios, type CheckInput } from '../../scenario/check.js';
+import { checkDrivers, checkScenarios, type CheckInput } from '../../scenario/check.js';
+import { IOMMU_DRIVERS, type IommuDriverName } from '../../model/world.js';
 import { EXIT_BAD_INPUT, EXIT_FINDINGS, EXIT_OK } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
 import { collect } from '../options.js';
@@ -31,6 +32,24 @@ export function presetList(items: readonly string[]): PresetId[] {
   return PRESET_IDS.filter((p) => want.has(p));
 }
 
+/** `--driver vtd --driver amd,smmuv3` → drivers in registry order, each once. */
+export function driverList(items: readonly string[]): IommuDriverName[] {
+  const want = new Set<string>();
+  for (const item of items)
+    for (const d of item
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '')) {
+      if (!(IOMMU_DRIVERS as readonly string[]).includes(d))
+        throw new InputError({
+          code: 'bad-option',
+          message: `unknown IOMMU driver ${JSON.stringify(d)}; valid drivers: ${IOMMU_DRIVERS.join(', ')}`,
+        });
+      want.add(d);
+    }
+  return IOMMU_DRIVERS.filter((d) => want.has(d));
+}
+
 export function checkCommand(io: CliIo): CommandUnknownOpts {
   return new Command('check')
     .description(
@@ -40,6 +59,12 @@ export function checkCommand(io: CliIo): CommandUnknownOpts {
     .option(
       '--kernel <preset>',
       `only these presets (repeatable or comma-separated; default: ${PRESET_IDS.join(', ')})`,
+      collect,
+      [] as string[],
+    )
+    .option(
+      '--driver <driver>',
+      `only these IOMMU drivers (repeatable or comma-separated: ${IOMMU_DRIVERS.join(', ')}; default: every driver a scenario lists)`,
       collect,
       [] as string[],
     )
@@ -57,6 +82,7 @@ that cannot be loaded).
 Examples:
   atsim check
   atsim check scenarios/ --kernel v7.2,v7.3
+  atsim check --driver vtd --kernel v6.12,v7.3
   atsim check my-scenarios/ --format json`,
     )
     .action((paths, opts) => {
@@ -75,9 +101,15 @@ Examples:
       });
       const loadFailed = inputs.some((i) => 'error' in i);
       const progress = isTty(io, 'err');
-      const result = checkScenarios(inputs, presets, (done, total, file) => {
-        if (progress) io.err(`\r\x1b[K[${done}/${total}] ${file}`);
-      });
+      const drivers = opts.driver.length === 0 ? checkDrivers(inputs) : driverList(opts.driver);
+      const result = checkScenarios(
+        inputs,
+        presets,
+        (done, total, file) => {
+          if (progress) io.err(`\r\x1b[K[${done}/${total}] ${file}`);
+        },
+        drivers,
+      );
       if (progress) io.err('\r\x1b[K');
       if (opts.format === 'json')
         io.out(JSON.stringify({ format: CHECK_FORMAT, version: 1, ...result }, null, 2) + '\n');

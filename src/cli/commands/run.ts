@@ -56,6 +56,12 @@ export function runCommand(io: CliIo): CommandUnknownOpts {
       parseSnapshot,
       [] as string[],
     )
+    .addOption(
+      new Option(
+        '--driver <driver>',
+        "the IOMMU driver, one of the scenario's drivers (default: its iommu.driver)",
+      ).choices(['smmuv3', 'vtd', 'amd'] as const),
+    )
     .option('--verbose', 'list the events of the implicit boot too')
     .addHelpText(
       'after',
@@ -66,11 +72,18 @@ Exit codes: 0 the expectation is met (or nothing is violated when none is stated
 Examples:
   atsim run scenarios/001-vf-quirked-pf-commit-failure.yaml --kernel v7.2
   atsim run my.yaml --set smmu-ats-prepared-gate=on --format json --out trace.json
-  atsim run my.yaml --format mermaid > run.mmd`,
+  atsim run my.yaml --format mermaid > run.mmd
+  atsim run scenarios/050-vtd-scalable-blocked-ats-on.yaml --kernel v7.3 --driver vtd`,
     )
     .action((file, opts) => {
       const bound = loadScenarioFile(file);
+      if (opts.driver !== undefined && !bound.doc.drivers.includes(opts.driver))
+        throw new InputError({
+          code: 'bad-option',
+          message: `${file} applies to ${bound.doc.drivers.join(', ')} (its drivers:), not ${opts.driver}`,
+        });
       const trace = runScenario(bound, {
+        ...(opts.driver === undefined ? {} : { driver: opts.driver }),
         ...(opts.kernel === undefined ? {} : { preset: opts.kernel }),
         overrides: switchOverrides(opts.set),
         snapshots: snapshotChoice(opts.snapshot),

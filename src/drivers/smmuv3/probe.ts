@@ -68,6 +68,9 @@ function arm_smmu_master_prepare_ats(tx: Tx, f: number): number {
       w.cd_table = true;
     }
   }
+  // Before 2665d975db35 (`pci-prepare-ats`) there was no pci_prepare_ats(): the STU was written
+  // with ENABLE by pci_enable_ats() at attach.
+  if (!sw['pci-prepare-ats']) return 0;
   let ret = tx.injectedFailure('pci_prepare_ats', f);
   if (ret !== 0) traceReturn(tx, 'pci_prepare_ats', bdf, ret);
   else ret = pci_prepare_ats(tx, f, feat.pageShift);

@@ -8,6 +8,7 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Command, Option } from '@commander-js/extra-typings';
+import { isPresetId, PRESET_IDS } from '../../src/kernel/presets.js';
 import { formatCells } from './compare.js';
 import { judgeRun, runGuest, type OracleResult } from './oracle.js';
 import { VTD_MODES, type VtdMode } from './qemu.js';
@@ -71,6 +72,12 @@ async function main(argv: readonly string[]): Promise<number> {
   const timeout = Number(o.timeout);
   if (!Number.isFinite(timeout) || timeout <= 0) {
     process.stderr.write(`oracle: --timeout: expected seconds, got '${o.timeout}'\n`);
+    return 2;
+  }
+  if (o.preset !== undefined && !isPresetId(o.preset)) {
+    process.stderr.write(
+      `oracle: --preset: unknown preset '${o.preset}'; expected one of ${PRESET_IDS.join(', ')}\n`,
+    );
     return 2;
   }
   let debs: string[];

@@ -51,6 +51,10 @@ describe('real-kernel oracle: Debian kernels under QEMU with an emulated VT-d', 
         failures.set(key, e instanceof Error ? e.message : String(e));
       }
     });
+    for (const [key, r] of runs)
+      console.log(
+        `oracle ${key}: ${r.kernel.packageName} ${r.kernel.packageVersion}, ${r.qemu}, boot ${r.boot.seconds.toFixed(1)} s`,
+      );
   }, 30 * 60_000);
 
   for (const series of SERIES)
@@ -85,4 +89,15 @@ describe('real-kernel oracle: Debian kernels under QEMU with an emulated VT-d', 
         expect(r.cells.length).toBe(ORACLE_STEPS.length * r.run.log.targets.length);
       });
     }
+
+  for (const series of SERIES)
+    it(`${series}: the comparison tells the modes apart: the scalable-mode guest replayed in legacy mode disagrees`, () => {
+      const run = runOf(series, 'scalable');
+      const r = judgeRun({ ...run, mode: 'legacy' });
+      expect(r.agree).toBe(false);
+      expect(r.cells.filter((c) => c.differ.length > 0).map((c) => [c.step, c.differ])).toContainEqual([
+        'identity',
+        ['ats'],
+      ]);
+    });
 });

@@ -122,7 +122,7 @@ export interface Replay {
 /** Builds the scenario for a guest run and plays it in atsim. */
 export function replayGuest(log: GuestLog, opts: ReplayOptions): Replay {
   const boot = findStep(log, 'boot');
-  const machineFile = opts.machineFile ?? 'guest-boot.lspci';
+  const machineFile = opts.machineFile ?? `${log.release ?? 'guest'}-${opts.mode}.lspci`;
   const machineText = stepLspci(boot);
   const machine = buildMachine(parseLspci(machineText, machineFile).functions);
   const multi = boot.groups.filter((g) => g.devices.length > 1).map((g) => `[${g.devices.join(', ')}]`);

@@ -21,26 +21,22 @@ export function cellText(c: CheckCell): string {
   }
 }
 
-/** Display names of the drivers in the column headers. */
+/** Display names of the drivers. */
 const DRIVER_LABEL: Readonly<Record<string, string>> = { smmuv3: 'SMMUv3', vtd: 'VT-d', amd: 'AMD-Vi' };
-
-/** The header of a cell's column: the preset, with the driver when the table has several. */
-function columnHead(r: CheckResult, c: CheckCell): string {
-  return r.drivers.length > 1 ? `${DRIVER_LABEL[c.driver] ?? c.driver} ${c.preset}` : c.preset;
-}
 
 function rowLabel(file: string): string {
   const base = file.split(/[\\/]/).pop() ?? file;
   return base.replace(/\.(ya?ml|json)$/, '');
 }
 
-export function formatCheckTable(r: CheckResult, st: Style = PLAIN): string {
-  const first =
-    r.rows[0]?.cells ?? r.drivers.flatMap((driver) => r.presets.map((preset) => ({ driver, preset })));
-  const head = ['scenario', ...first.map((c) => columnHead(r, c as CheckCell))];
-  const rows = r.rows.map((row) => [rowLabel(row.file), ...row.cells.map(cellText)]);
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((x) => x[i]!.length)));
-  const out: string[] = [];
+/** One table: a row per scenario, a column per preset, for the cells of one driver. */
+function driverTable(r: CheckResult, driver: string, st: Style, out: string[]): void {
+  const rows = r.rows
+    .map((row) => ({ row, cells: row.cells.filter((c) => c.driver === driver) }))
+    .filter((x) => x.cells.some((c) => c.status !== 'n/a'));
+  const head = ['scenario', ...r.presets];
+  const texts = rows.map((x) => [rowLabel(x.row.file), ...x.cells.map(cellText)]);
+  const widths = head.map((h, i) => Math.max(h.length, ...texts.map((t) => t[i]!.length)));
   out.push(
     st.bold(
       head
@@ -49,16 +45,32 @@ export function formatCheckTable(r: CheckResult, st: Style = PLAIN): string {
         .trimEnd(),
     ),
   );
-  r.rows.forEach((row, ri) => {
-    const cells = rows[ri]!.map((text, i) => {
+  rows.forEach((x, ri) => {
+    const cells = texts[ri]!.map((text, i) => {
       const padded = padVisible(text, widths[i]!);
       if (i === 0) return padded;
-      const c = row.cells[i - 1]!;
+      const c = x.cells[i - 1]!;
       if (c.status === 'n/a') return st.dim(padded);
       return c.met ? (c.status === 'holds' ? st.green(padded) : padded) : st.red(padded);
     });
     out.push(cells.join('  ').trimEnd());
   });
+}
+
+/**
+ * The check table. With one driver: a row per scenario and a column per preset. With several: a
+ * table per driver (SMMUv3, VT-d, AMD-Vi), each with its rows (the scenarios that list the driver)
+ * and a column per preset; a preset that does not model the driver shows `-`.
+ */
+export function formatCheckTable(r: CheckResult, st: Style = PLAIN): string {
+  const out: string[] = [];
+  if (r.drivers.length === 1) driverTable(r, r.drivers[0]!, st, out);
+  else
+    r.drivers.forEach((d, i) => {
+      if (i > 0) out.push('');
+      out.push(st.bold(`IOMMU driver: ${DRIVER_LABEL[d] ?? d} (${d})`));
+      driverTable(r, d, st, out);
+    });
   const diffs: string[] = [];
   for (const row of r.rows)
     for (const c of row.cells) {

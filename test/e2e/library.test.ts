@@ -1,13 +1,15 @@
 /**
- * Every scenario of the seed-claim library under every preset: the verdict the model gives must
- * equal the scenario's `expect` for that preset (and every step's expected return value).
+ * Every scenario of the seed-claim library under every preset and every IOMMU driver it lists: the
+ * verdict the model gives must equal the scenario's `expect` for that driver and preset (and every
+ * step's expected return value). A preset that does not model a driver (v6.1 models VT-d only)
+ * gives an n/a cell.
  *
  * KNOWN_MODEL_DISAGREEMENTS lists cells where the claim (and so `expect`) stands but the model does
  * not yet agree; each is reported to the lead with its trace. They run as `it.fails`, so the test
  * goes red the day the model agrees and the entry must be removed.
  */
 import { describe, expect, it } from 'vitest';
-import { PRESET_IDS } from '../../src/kernel/presets.js';
+import { PRESET_IDS, presetModelsDriver } from '../../src/kernel/presets.js';
 import { libraryFiles, loadScenarioFile } from '../../src/node/load-scenario.js';
 import { checkCell } from '../../src/scenario/check.js';
 import { isExploreScenario } from '../../src/scenario/types.js';
@@ -39,28 +41,33 @@ describe('the seed-claim library', () => {
   for (const f of files) {
     const name = f.shownAs.slice('scenarios/'.length, -'.yaml'.length);
     const bound = loadScenarioFile(f.file, f.shownAs);
-    for (const preset of PRESET_IDS) {
-      const key = `${name}@${preset}`;
-      const known = KNOWN_MODEL_DISAGREEMENTS[key];
-      const run = (): void => {
-        const c = checkCell(bound, preset);
-        const got =
-          c.status === 'error'
-            ? `error: ${c.error ?? ''}`
-            : c.status === 'holds'
-              ? 'holds'
-              : `violated ${c.violated.join(', ')}`;
-        const want = c.expected.kind === 'holds' ? 'holds' : `violated ${c.expected.ids.join(', ')}`;
-        if (isExploreScenario(bound.doc) && c.expected.kind !== 'holds') {
-          // An exploration stops at its first (shortest) counterexample: its ids must be expected ones.
-          expect(c.status, key).toBe('violated');
-          for (const id of c.violated) expect(c.expected.ids, key).toContain(id);
-        } else expect(got, key).toBe(want);
-        expect(c.retMismatches, key).toEqual([]);
-        expect(c.met).toBe(true);
-      };
-      if (known === undefined) it(key, run);
-      else it.fails(`${key} (known model disagreement: ${known})`, run);
-    }
+    for (const driver of bound.doc.drivers)
+      for (const preset of PRESET_IDS) {
+        const key = driver === bound.doc.driver ? `${name}@${preset}` : `${name}@${driver}@${preset}`;
+        const known = KNOWN_MODEL_DISAGREEMENTS[key];
+        const run = (): void => {
+          const c = checkCell(bound, preset, driver);
+          if (!presetModelsDriver(preset, driver)) {
+            expect(c.status, key).toBe('n/a');
+            return;
+          }
+          const got =
+            c.status === 'error'
+              ? `error: ${c.error ?? ''}`
+              : c.status === 'holds'
+                ? 'holds'
+                : `violated ${c.violated.join(', ')}`;
+          const want = c.expected.kind === 'holds' ? 'holds' : `violated ${c.expected.ids.join(', ')}`;
+          if (isExploreScenario(bound.doc) && c.expected.kind !== 'holds') {
+            // An exploration stops at its first (shortest) counterexample: its ids must be expected ones.
+            expect(c.status, key).toBe('violated');
+            for (const id of c.violated) expect(c.expected.ids, key).toContain(id);
+          } else expect(got, key).toBe(want);
+          expect(c.retMismatches, key).toEqual([]);
+          expect(c.met).toBe(true);
+        };
+        if (known === undefined) it(key, run);
+        else it.fails(`${key} (known model disagreement: ${known})`, run);
+      }
   }
 });

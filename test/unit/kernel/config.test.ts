@@ -73,13 +73,22 @@ describe('presets', () => {
     expect(presetIntroducing('ats-required')).toBe('v7.2');
     expect(presetIntroducing('ats-supported-pf-aware')).toBe('v7.3');
     expect(presetIntroducing('prepare-ats-vf-stu-check')).toBe('v7.3');
-    expect(switchesOn(presetSwitches('v6.12'))).toEqual([]);
+    expect(switchesOn(presetSwitches('v6.1'))).toEqual([]);
+    expect(switchesOn(presetSwitches('v6.12'))).toEqual([
+      'pci-prepare-ats',
+      'vtd-blocking-domain',
+      'vtd-pasid-at-probe',
+    ]);
+    expect(presetIntroducing('vtd-sm-ats-at-probe')).toBe('v7.0');
+    expect(presetIntroducing('vtd-fail-probe-on-prepare-error')).toBe('v7.3');
+    expect(presetIntroducing('vtd-ats-follows-domain')).toBeNull();
+    expect(presetIntroducing('amd-fail-probe-on-prepare-error')).toBeNull();
     expect(presetIntroducing('reset-hooks')).toBe('v7.0');
     expect(presetIntroducing('smmu-ats-always-on')).toBe('v7.2');
     expect(presetIntroducing('smmu-fail-probe-on-prepare-error')).toBe('v7.3');
     expect(switchesOn(presetSwitches('v7.0'))).not.toContain('ats-required');
     // Alternatives that were never merged are in no preset.
-    for (const p of ['v6.12', 'v7.0', 'v7.2', 'v7.3'] as const) {
+    for (const p of ['v6.1', 'v6.12', 'v7.0', 'v7.2', 'v7.3'] as const) {
       expect(switchesOn(presetSwitches(p))).not.toContain('smmu-invs-rollback');
       expect(switchesOn(presetSwitches(p))).not.toContain('driver-managed-dma-enum');
     }

@@ -333,19 +333,21 @@ describe('errors name file:line:col, the field and what was expected', () => {
     const t = scenario('  - flr: 0000:01:00.0\n', 'kernel: { preset: v6.13 }\n');
     const e = errorOf(t);
     expect(e.message).toContain(
-      "kernel.preset: unknown kernel preset, got 'v6.13'; expected one of v6.12, v7.0, v7.2, v7.3",
+      "kernel.preset: unknown kernel preset, got 'v6.13'; expected one of v6.1, v6.12, v7.0, v7.2, v7.3",
     );
     expectAt(e, t, 'v6.13');
     const u = `${scenario('  - flr: 0000:01:00.0\n')}expect: { v6.13: holds, default: holds }\n`;
     const f = errorOf(u);
-    expect(f.message).toContain("unknown preset 'v6.13'; expected one of v6.12, v7.0, v7.2, v7.3 or default");
+    expect(f.message).toContain(
+      "unknown preset 'v6.13'; expected one of v6.1, v6.12, v7.0, v7.2, v7.3, default, or a driver (smmuv3, vtd, amd)",
+    );
     expectAt(f, u, 'v6.13');
   });
 
   it('a per-preset expectation that leaves presets out', () => {
     const u = `${scenario('  - flr: 0000:01:00.0\n')}expect: { v6.12: holds }\n`;
     expect(errorOf(u).message).toContain(
-      'expect: no value for v7.0, v7.2, v7.3: list every preset or add default',
+      'expect: no value for v6.1, v7.0, v7.2, v7.3: list every preset or add default',
     );
   });
 
@@ -447,6 +449,7 @@ describe('the JSON Schema', () => {
       'claim',
       'machine',
       'iommu',
+      'drivers',
       'kernel',
       'faults',
       'steps',

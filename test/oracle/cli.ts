@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { Command, Option } from '@commander-js/extra-typings';
 import { isPresetId, PRESET_IDS } from '../../src/kernel/presets.js';
 import { formatCells } from './compare.js';
-import { judgeRun, runGuest, type OracleResult } from './oracle.js';
+import { judgeRun, runGuests, type OracleResult } from './oracle.js';
 import { VTD_MODES, type VtdMode } from './qemu.js';
 import { cachedKernels } from './kernels.js';
 
@@ -97,28 +97,35 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   const modes: readonly VtdMode[] = o.mode === undefined ? VTD_MODES : [o.mode];
   const results: OracleResult[] = [];
-  for (const deb of debs)
-    for (const mode of modes) {
+  for (const deb of debs) {
+    let runs;
+    try {
+      runs = await runGuests(deb, modes, timeout * 1000);
+    } catch (e) {
+      process.stderr.write(`oracle: ${deb}: ${e instanceof Error ? e.message : String(e)}\n`);
+      return 3;
+    }
+    for (const run of runs) {
+      const base = `${run.log.release ?? 'guest'}-${run.mode}`;
+      if (o.save !== undefined) {
+        mkdirSync(o.save, { recursive: true });
+        writeFileSync(join(o.save, `${base}.console.log`), run.boot.console);
+      }
       let r: OracleResult;
       try {
-        const run = await runGuest(deb, mode, timeout * 1000);
-        if (o.save !== undefined) {
-          mkdirSync(o.save, { recursive: true });
-          writeFileSync(join(o.save, `${run.log.release ?? 'guest'}-${mode}.console.log`), run.boot.console);
-        }
         r = judgeRun(run, o.preset);
       } catch (e) {
-        process.stderr.write(`oracle: ${deb} (${mode}): ${e instanceof Error ? e.message : String(e)}\n`);
+        process.stderr.write(`oracle: ${deb} (${run.mode}): ${e instanceof Error ? e.message : String(e)}\n`);
         return 3;
       }
       if (o.save !== undefined) {
-        const base = `${r.run.log.release ?? 'guest'}-${mode}`;
         writeFileSync(join(o.save, `${base}.yaml`), r.replay.scenarioText);
         writeFileSync(join(o.save, r.replay.machineFile), r.replay.machineText);
       }
       results.push(r);
       if (o.format === 'text') process.stdout.write(resultText(r) + '\n');
     }
+  }
   if (o.format === 'json')
     process.stdout.write(
       JSON.stringify({ format: 'atsim-oracle', version: 1, runs: results.map(resultJson) }, null, 2) + '\n',

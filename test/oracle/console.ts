@@ -59,8 +59,11 @@ export interface GuestLog {
   readonly attrs: Map<string, Map<string, string>>;
   readonly steps: StepRecord[];
   readonly ops: OpRecord[];
-  /** Functions whose ATS Control was cleared before the reset, with the ATS capability offset. */
-  readonly atsCleared: Map<string, number>;
+  /**
+   * Functions whose ATS Control was cleared before the reset: the ATS capability's offset the
+   * guest found, and the ATS Control register read back after the clear.
+   */
+  readonly atsCleared: Map<string, { readonly offset: number; readonly ctrl: number }>;
   readonly dmesg: string[];
   /** The guest reached its end (DONE) before powering off. */
   readonly done: boolean;
@@ -210,9 +213,16 @@ export function parseConsole(text: string): GuestLog {
           line: n,
         });
         break;
-      case 'ATSCLEAR':
-        log.atsCleared.set(bdfAt(words[0], n), intAt(words[1], 'offset', n));
+      case 'ATSCLEAR': {
+        const ctrl = kv(words.slice(2), n).get('ctrl') ?? '';
+        if (!/^[0-9a-f]{4}$/.test(ctrl))
+          throw new ConsoleError(n, `ctrl: expected 4 hex digits, found '${ctrl}'`);
+        log.atsCleared.set(bdfAt(words[0], n), {
+          offset: intAt(words[1], 'offset', n),
+          ctrl: parseInt(ctrl, 16),
+        });
         break;
+      }
       case 'DMESG':
         break;
       case 'K':

@@ -52,16 +52,28 @@ export function checkGuest(boot: BootResult, log: GuestLog): void {
   if (!log.done) fail('the guest did not reach its end');
 }
 
-/** Boots `deb` in `mode` and returns the checked recording. */
-export async function runGuest(deb: string, mode: VtdMode, timeoutMs?: number): Promise<GuestRun> {
+/** Boots an unpacked kernel in `mode` and returns the checked recording. */
+export async function runPrepared(kernel: GuestKernel, mode: VtdMode, timeoutMs?: number): Promise<GuestRun> {
   const qemu = qemuVersion();
+  const boot = await bootGuest(kernel, { mode, ...(timeoutMs === undefined ? {} : { timeoutMs }) });
+  const log = parseConsole(boot.console);
+  checkGuest(boot, log);
+  const { deb, packageName, packageVersion, release, modules } = kernel;
+  return { kernel: { deb, packageName, packageVersion, release, modules }, qemu, mode, boot, log };
+}
+
+/** Unpacks `deb`, boots it in each of `modes` in turn, and returns the checked recordings. */
+export async function runGuests(
+  deb: string,
+  modes: readonly VtdMode[],
+  timeoutMs?: number,
+): Promise<GuestRun[]> {
+  qemuVersion();
   const kernel = prepareKernel(deb);
   try {
-    const boot = await bootGuest(kernel, { mode, ...(timeoutMs === undefined ? {} : { timeoutMs }) });
-    const log = parseConsole(boot.console);
-    checkGuest(boot, log);
-    const { packageName, packageVersion, release, modules } = kernel;
-    return { kernel: { deb, packageName, packageVersion, release, modules }, qemu, mode, boot, log };
+    const runs: GuestRun[] = [];
+    for (const mode of modes) runs.push(await runPrepared(kernel, mode, timeoutMs));
+    return runs;
   } finally {
     kernel.dispose();
   }

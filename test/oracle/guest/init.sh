@@ -104,7 +104,8 @@ for b in $TARGETS; do
   o=$(ats_offset /sys/bus/pci/devices/$b)
   if [ -n "$o" ]; then
     printf '\000\000' | dd of=/sys/bus/pci/devices/$b/config bs=2 seek=$(((o + 6) / 2)) count=1 conv=notrunc 2>/dev/null
-    out "ATSCLEAR $b $o"
+    # Read back, so the host can tell that the clear took.
+    out "ATSCLEAR $b $o ctrl=$(od -A n -t x2 -j $((o + 6)) -N 2 /sys/bus/pci/devices/$b/config | tr -d ' ')"
   fi
   out "OP reset $b $(wr /sys/bus/pci/devices/$b/reset 1)"
 done

@@ -48,6 +48,9 @@ export { fingerprintHex } from './model/hash.js';
 export * from './iommu/domain-type.js';
 export type { IommuDriverOps } from './iommu/driver-ops.js';
 export { smmuv3Ops } from './drivers/smmuv3/ops.js';
+export { intelIommuOps, intelIommuOpsNoBlocking, intelOpsFor } from './drivers/intel/ops.js';
+export { amdIommuOps } from './drivers/amd/ops.js';
+export { driverOps } from './drivers/select.js';
 export * from './invariants/invariant.js';
 export { INVARIANTS, invariantById, WARN_SITES } from './invariants/catalogue.js';
 // The explorer's engine (model-agnostic); worker_threads and shard files live in src/node.

@@ -18,6 +18,7 @@ import {
 } from '../pci/builder.js';
 import { ACS_BITS, type AcsBit } from '../pci/caps/acs.js';
 import type { Machine } from '../pci/topology.js';
+import { IommuSchema, parseIommuConfig, type IommuConfigInput } from './iommu-config.js';
 
 const HEX_RE = /^0[xX][0-9a-fA-F]{1,8}$/;
 
@@ -229,6 +230,9 @@ export const MachineFileSchema = z
       name: z.string({ error: 'expected text' }).optional(),
       description: z.string({ error: 'expected text' }).optional(),
       functions: z.array(FunctionSchema, { error: 'expected a list of functions' }),
+      iommu: IommuSchema.optional().describe(
+        'the IOMMU and its Linux driver (smmuv3, vtd, amd) with its settings, as in a scenario; atsim inspect uses it',
+      ),
     },
     { error: "expected a mapping with a 'functions' list (see docs/machine-format.md)" },
   )
@@ -323,6 +327,17 @@ export function parseMachineFile(text: string, file: string): Machine {
   });
   // A VF that collides with a listed function is reported at its PF's entry.
   return builder.build();
+}
+
+/**
+ * The machine file's `iommu:` mapping (the IOMMU driver and its settings), or null when it has
+ * none. Errors name the file, line and key.
+ */
+export function readMachineFileIommu(text: string, file: string): IommuConfigInput | null {
+  const src = YamlSource.parse(text, file, 'machine-file-syntax');
+  const data = src.data;
+  if (data === null || typeof data !== 'object' || !('iommu' in data)) return null;
+  return parseIommuConfig(src, 'machine-file-invalid', ['iommu'], data.iommu);
 }
 
 function relocate(e: InputError, where: FileLocation): InputError {

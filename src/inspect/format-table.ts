@@ -38,6 +38,15 @@ function flags(f: InspectFunction): string {
   return out.join(', ');
 }
 
+/** `VT-d scalable, ATSR 0000:00:02.0; ` for a VT-d or AMD-Vi report, nothing for SMMUv3 (the default). */
+function iommuText(r: InspectReport): string {
+  const i = r.iommu;
+  if (i.driver === 'vtd' && i.vtd !== undefined)
+    return `VT-d ${i.vtd.mode}, ATSR ${i.vtd.atsr === 'all' ? 'all ports' : i.vtd.atsr.join(',') || 'none'}; `;
+  if (i.driver === 'amd' && i.amd !== undefined) return `AMD-Vi${i.amd.iotlb ? '' : ' without iotlb_sup'}; `;
+  return '';
+}
+
 export function formatInspectTable(r: InspectReport): string {
   const rows: string[][] = [
     ['BDF', 'ID', 'TYPE', 'ATS CAP', 'SUPPORTED', 'REQUIRED', 'KERNEL WILL', 'NOTES'],
@@ -55,7 +64,7 @@ export function formatInspectTable(r: InspectReport): string {
     ]);
   }
   const lines = [
-    `kernel ${r.kernel}${r.cmdline === '' ? '' : ` (${r.cmdline})`}, IOMMU page shift ${r.pageShift}`,
+    `kernel ${r.kernel}${r.cmdline === '' ? '' : ` (${r.cmdline})`}, ${iommuText(r)}IOMMU page shift ${r.pageShift}`,
     '',
     ...pad(rows),
   ];

@@ -27,11 +27,26 @@ import { createPciCtx, type PciCtx } from '../pci/pci-dev.js';
 import { ats_quirk_for } from '../pci/quirks.js';
 import type { Machine, MachineFunction } from '../pci/topology.js';
 import { functionType, type FunctionType } from './function-type.js';
+import { dmarAtsSupportedIn } from '../drivers/intel/dmar-ats.js';
+import { DEFAULT_AMD, DEFAULT_VTD } from '../model/world-builder.js';
+import type { AmdConfig, IommuDriverName, VtdConfig } from '../model/world.js';
+
+/** The IOMMU whose driver decides (default SMMUv3, as before drivers were chosen). */
+export interface InspectIommu {
+  readonly driver: IommuDriverName;
+  /** VT-d: the mode and the DMAR ATSR units (default scalable, ALL_PORTS). */
+  readonly vtd?: Partial<VtdConfig>;
+  /** AMD-Vi: amd_iommu_iotlb_sup (default true). */
+  readonly amd?: Partial<AmdConfig>;
+  /** SMMUv3 ATS / VT-d ECAP.DT (default true). */
+  readonly ats?: boolean;
+}
 
 export interface InspectOptions {
   readonly kernel: KernelConfig;
-  /** The IOMMU's smallest page shift, used as the STU at probe (SMMUv3: __ffs(pgsize_bitmap)). */
+  /** The IOMMU's smallest page shift, used as the STU at probe (SMMUv3: __ffs(pgsize_bitmap); VT-d and AMD-Vi: 12). */
   readonly pageShift?: number;
+  readonly iommu?: InspectIommu;
 }
 
 export type AtsDecision =
@@ -41,6 +56,12 @@ export type AtsDecision =
   | 'prepare-fails'
   /** Supported and prepared, but pci_enable_ats() would fail at attach (e.g. VF STU mismatch). */
   | 'enable-fails'
+  /**
+   * The PCI core supports it, but the chosen IOMMU driver never enables it: VT-d without an ATSR
+   * for the root port, behind a PCI bridge, or without Page Aligned Request; AMD-Vi without
+   * iotlb_sup; an IOMMU without ATS.
+   */
+  | 'iommu-unsupported'
   /** Enabled on demand by the IOMMU driver (translating domains, PASIDs). */
   | 'on-demand'
   /** pci_ats_required(): kept on in every non-blocked domain, identity included (where the IOMMU can). */
@@ -114,6 +135,12 @@ export interface InspectFunction {
 
 export interface InspectReport {
   readonly kernel: string;
+  /** The IOMMU driver the verdicts are for, and its settings (VT-d mode and ATSR, AMD iotlb_sup). */
+  readonly iommu: {
+    readonly driver: IommuDriverName;
+    readonly vtd?: VtdConfig;
+    readonly amd?: AmdConfig;
+  };
   readonly switches: readonly string[];
   readonly cmdline: string;
   readonly pageShift: number;
@@ -147,13 +174,15 @@ interface ProbeResult {
 /** The IOMMU probe pass and the enable dry run, in the model (see the module comment). */
 function simulateProbe(ctx: PciCtx, m: Machine, ps: number): ProbeResult[] {
   const out: ProbeResult[] = m.functions.map(() => ({ prepare: null, enable: null }));
+  // Before 2665d975db35 (`pci-prepare-ats`) there is no pci_prepare_ats(): only the enable runs.
+  const prepares = ctx.kernel.switches['pci-prepare-ats'];
   for (const i of probeOrder(m)) {
     if (!pci_ats_supported(ctx, i)) continue;
-    out[i]!.prepare = pci_prepare_ats(ctx, i, ps);
+    if (prepares) out[i]!.prepare = pci_prepare_ats(ctx, i, ps);
   }
   for (const i of probeOrder(m)) {
     const r = out[i]!;
-    if (r.prepare !== 0) continue;
+    if (prepares ? r.prepare !== 0 : !pci_ats_supported(ctx, i)) continue;
     r.enable = pci_enable_ats(ctx, i, ps);
     if (r.enable === 0) pci_disable_ats(ctx, i);
   }
@@ -169,8 +198,34 @@ function needsAts(ctx: PciCtx, mf: MachineFunction): 'cxl-cache' | 'quirk' | nul
   return null;
 }
 
+/**
+ * Why the chosen IOMMU driver would never enable ATS on an ATS-supported function, or null when
+ * it would (SMMUv3: arm_smmu_ats_supported(); VT-d: ECAP.DT, dmar_ats_supported() and
+ * pci_ats_page_aligned(); AMD-Vi: amd_iommu_iotlb_sup).
+ */
+function iommuRefusal(machine: Machine, mf: MachineFunction, iommu: InspectIommu): string | null {
+  switch (iommu.driver) {
+    case 'smmuv3':
+      return iommu.ats === false ? 'the SMMU has no ATS (ARM_SMMU_FEAT_ATS)' : null;
+    case 'vtd': {
+      if (iommu.ats === false) return 'VT-d without Device-TLB support (ECAP.DT)';
+      const atsr = iommu.vtd?.atsr ?? DEFAULT_VTD.atsr;
+      if (!dmarAtsSupportedIn(machine, mf.index, atsr))
+        return 'VT-d dmar_ats_supported(): no DMAR ATSR unit covers its root port (or a PCI bridge is in the path)';
+      if (mf.fn.ats?.pageAligned !== true)
+        return 'VT-d iommu_enable_pci_ats(): no Page Aligned Request (pci_ats_page_aligned())';
+      return null;
+    }
+    case 'amd':
+      return (iommu.amd?.iotlb ?? DEFAULT_AMD.iotlb)
+        ? null
+        : 'AMD-Vi without remote IOTLB support (amd_iommu_iotlb_sup)';
+  }
+}
+
 export function inspectMachine(machine: Machine, opts: InspectOptions): InspectReport {
-  const ps = opts.pageShift ?? PCI_ATS_MIN_STU;
+  const iommu: InspectIommu = opts.iommu ?? { driver: 'smmuv3' };
+  const ps = iommu.driver === 'smmuv3' ? (opts.pageShift ?? PCI_ATS_MIN_STU) : 12;
   const kernel = opts.kernel;
   const ctx = createPciCtx(machine, kernel);
   // Support and requirement as the kernel answers them after enumeration, before any probe.
@@ -216,8 +271,12 @@ export function inspectMachine(machine: Machine, opts: InspectOptions): InspectR
         );
       }
       let decision: AtsDecision;
+      const refusal = supported[i]! ? iommuRefusal(machine, mf, iommu) : null;
       if (!supported[i]!) decision = 'unsupported';
-      else if (r.prepare !== null && r.prepare !== 0) {
+      else if (refusal !== null) {
+        decision = 'iommu-unsupported';
+        reasons.push(refusal);
+      } else if (r.prepare !== null && r.prepare !== 0) {
         decision = 'prepare-fails';
         reasons.push(`pci_prepare_ats(ps=${ps}) returns ${errnoName(r.prepare)}`);
       } else if (r.enable !== null && r.enable !== 0) {
@@ -373,8 +432,15 @@ export function inspectMachine(machine: Machine, opts: InspectOptions): InspectR
     };
   });
 
+  const iommuOut: InspectReport['iommu'] =
+    iommu.driver === 'vtd'
+      ? { driver: 'vtd', vtd: { ...DEFAULT_VTD, ...iommu.vtd } }
+      : iommu.driver === 'amd'
+        ? { driver: 'amd', amd: { ...DEFAULT_AMD, ...iommu.amd } }
+        : { driver: 'smmuv3' };
   return {
     kernel: kernel.preset,
+    iommu: iommuOut,
     switches: switchesOn(kernel.switches),
     cmdline: kernel.cmdline.raw,
     pageShift: ps,

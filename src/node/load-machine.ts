@@ -6,7 +6,8 @@
 import { readTextFile } from './read-text-file.js';
 import type { Diagnostic } from '../diagnostics.js';
 import { parseLspci } from '../import/lspci.js';
-import { isMachineFileText, parseMachineFile } from '../import/machine-file.js';
+import { isMachineFileText, parseMachineFile, readMachineFileIommu } from '../import/machine-file.js';
+import type { IommuConfigInput } from '../import/iommu-config.js';
 import type { Bdf } from '../pci/bdf.js';
 import type { PciFunction } from '../pci/function.js';
 import { buildMachine, type Machine } from '../pci/topology.js';
@@ -59,4 +60,15 @@ export function loadMachine(inputs: MachineInputs): Machine {
     inputs.externalFacing === undefined ? {} : { externalFacing: inputs.externalFacing },
   );
   return { ...machine, diagnostics: [...diagnostics, ...machine.diagnostics] };
+}
+
+/** The `iommu:` mapping of the first machine file among the inputs that has one, or null. */
+export function loadMachineIommu(files: readonly string[]): IommuConfigInput | null {
+  for (const file of files) {
+    const text = readInput(file);
+    if (detectFormat(text) !== 'machine-file') continue;
+    const c = readMachineFileIommu(text, file);
+    if (c !== null) return c;
+  }
+  return null;
 }

@@ -10,7 +10,8 @@ import { parseCmdline } from '../kernel/cmdline.js';
 import { PRESET_IDS, isPresetId, type PresetId } from '../kernel/presets.js';
 import { SWITCH_IDS, isSwitchId, type SwitchId } from '../kernel/switches.js';
 import type { MachineFileFunction } from '../import/machine-file.js';
-import type { AmdConfig, IommuDriverName, IommuFeatures, VtdConfig } from '../model/world.js';
+import type { IommuDriverName } from '../model/world.js';
+import { parseIommuConfig, type IommuConfigInput } from '../import/iommu-config.js';
 import type { OpName } from '../model/ops.js';
 import { canonicalBdf, type Bdf } from '../pci/bdf.js';
 import { MachineBuilder, bridgeDefaultIds, isBridgePortType, type FunctionSpec } from '../pci/builder.js';
@@ -22,7 +23,6 @@ import {
   ImportMachineSchema,
   InlineMachineSchema,
   IOMMU_DRIVER_NAMES,
-  IommuSchema,
   OP_SYNTAX,
   PHASES,
   CHOICE_KEYS,
@@ -272,54 +272,8 @@ function buildInline(src: YamlSource, functions: readonly MachineFileFunction[])
 
 // --- iommu and kernel ---
 
-const PAGE_SHIFT: Readonly<Record<string, number>> = { '4K': 12, '16K': 14, '64K': 16 };
-
-interface ParsedIommu {
-  readonly features: Partial<IommuFeatures>;
-  readonly driver: IommuDriverName;
-  readonly vtd: Partial<VtdConfig>;
-  readonly amd: Partial<AmdConfig>;
-}
-
-/** Keys of the iommu mapping that only one driver reads. */
-const DRIVER_ONLY_KEYS: Readonly<Record<string, IommuDriverName>> = {
-  mode: 'vtd',
-  atsr: 'vtd',
-  iotlb: 'amd',
-  stage1: 'smmuv3',
-  stage2: 'smmuv3',
-  ssidBits: 'smmuv3',
-  pageSize: 'smmuv3',
-  msiThroughIommu: 'smmuv3',
-};
-
-function parseIommu(src: YamlSource, raw: unknown): ParsedIommu {
-  if (raw === undefined) return { features: {}, driver: 'smmuv3', vtd: {}, amd: {} };
-  const m = check(src, IommuSchema, ['iommu'], raw);
-  const driver: IommuDriverName = m.driver ?? 'smmuv3';
-  for (const [key, only] of Object.entries(DRIVER_ONLY_KEYS))
-    if ((m as Record<string, unknown>)[key] !== undefined && only !== driver)
-      throw src.error(
-        CODE,
-        ['iommu', key],
-        `${key} is a setting of the ${only} driver, but this scenario's iommu.driver is ${driver}`,
-        key,
-      );
-  if (m.ats !== undefined && driver === 'amd')
-    throw src.error(CODE, ['iommu', 'ats'], 'for amd, ATS support is iotlb (amd_iommu_iotlb_sup)', 'ats');
-  const out: { -readonly [K in keyof IommuFeatures]?: IommuFeatures[K] } = {};
-  if (m.ats !== undefined) out.ats = m.ats;
-  if (m.stage1 !== undefined) out.stage1 = m.stage1;
-  if (m.stage2 !== undefined) out.stage2 = m.stage2;
-  if (m.ssidBits !== undefined) out.ssidBits = m.ssidBits;
-  if (m.pageSize !== undefined) out.pageShift = PAGE_SHIFT[m.pageSize]!;
-  if (m.msiThroughIommu !== undefined) out.msiThroughIommu = m.msiThroughIommu;
-  const vtd: { -readonly [K in keyof VtdConfig]?: VtdConfig[K] } = {};
-  if (m.mode !== undefined) vtd.mode = m.mode;
-  if (m.atsr !== undefined) vtd.atsr = m.atsr === 'all' ? 'all' : m.atsr.map(bdfOf);
-  const amd: { -readonly [K in keyof AmdConfig]?: AmdConfig[K] } = {};
-  if (m.iotlb !== undefined) amd.iotlb = m.iotlb;
-  return { features: out, driver, vtd, amd };
+function parseIommu(src: YamlSource, raw: unknown): IommuConfigInput {
+  return parseIommuConfig(src, CODE, ['iommu'], raw);
 }
 
 function parseKernel(src: YamlSource, raw: unknown): ScenarioDoc['kernel'] {

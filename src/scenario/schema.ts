@@ -12,6 +12,7 @@ import * as z from 'zod';
 import { errnoValue } from '../kernel/errno.js';
 import { PRESET_IDS } from '../kernel/presets.js';
 import { SWITCH_IDS, type SwitchId } from '../kernel/switches.js';
+import { IOMMU_DRIVER_NAMES, IommuSchema } from '../import/iommu-config.js';
 import { MachineFileSchema } from '../import/machine-file.js';
 import type { OpName } from '../model/ops.js';
 import { canonicalBdf } from '../pci/bdf.js';
@@ -268,9 +269,6 @@ export const VerdictSchema = z
   ])
   .meta({ id: 'Verdict' });
 
-export const IOMMU_DRIVER_NAMES = ['smmuv3', 'vtd', 'amd'] as const;
-export const VTD_MODES = ['legacy', 'scalable'] as const;
-
 const PerPresetVerdictSchema = z
   .partialRecord(z.enum([...PRESET_IDS, 'default']), VerdictSchema)
   .describe('per kernel preset; default covers the presets not listed');
@@ -346,49 +344,7 @@ export const ImportMachineSchema = z.strictObject({
 
 export const MachineSchema = z.union([InlineMachineSchema, ExampleMachineSchema, ImportMachineSchema]);
 
-export const PAGE_SIZES = ['4K', '16K', '64K'] as const;
-
-export const IommuSchema = z.strictObject(
-  {
-    driver: enumOf(IOMMU_DRIVER_NAMES)
-      .optional()
-      .describe(
-        'the IOMMU and its Linux driver: smmuv3 (ARM), vtd (Intel VT-d) or amd (AMD-Vi); default smmuv3',
-      ),
-    mode: enumOf(VTD_MODES)
-      .optional()
-      .describe('vtd only: scalable mode (PASID tables) or legacy mode (context entries); default scalable'),
-    atsr: z
-      .union([z.literal('all'), z.array(BdfText, { error: 'expected a list of PCI addresses' })], {
-        error: 'expected all, or a list of root-port PCI addresses',
-      })
-      .optional()
-      .describe(
-        'vtd only: the ACPI DMAR ATSR units: the root ports whose devices may use ATS, or all (an ATSR with ALL_PORTS); default all',
-      ),
-    iotlb: bool
-      .optional()
-      .describe('amd only: amd_iommu_iotlb_sup, the IOMMU supports remote IOTLBs (ATS); default true'),
-    ats: bool
-      .optional()
-      .describe('smmuv3: ARM_SMMU_FEAT_ATS; vtd: ECAP.DT, Device-TLB support (default true)'),
-    stage1: bool.optional().describe('smmuv3 only: ARM_SMMU_FEAT_TRANS_S1 (default true)'),
-    stage2: bool.optional().describe('smmuv3 only: ARM_SMMU_FEAT_TRANS_S2 (default true)'),
-    ssidBits: z
-      .int({ error: 'expected 0..20' })
-      .min(0, { error: 'expected 0..20' })
-      .max(20, { error: 'expected 0..20' })
-      .optional()
-      .describe('smmuv3 only: SubstreamID bits (default 20; 0: no PASIDs)'),
-    pageSize: enumOf(PAGE_SIZES)
-      .optional()
-      .describe('smmuv3 only: the smallest page size, programmed as the STU (default 4K)'),
-    msiThroughIommu: bool
-      .optional()
-      .describe('smmuv3 only: MSIs are translated by the IOMMU, as on ARM (default true)'),
-  },
-  { error: 'expected a mapping of IOMMU driver and features' },
-);
+export { IOMMU_DRIVER_NAMES, IommuSchema, PAGE_SIZES, VTD_MODES } from '../import/iommu-config.js';
 
 export const SWITCH_VALUE_ERROR = 'expected on or off';
 export const SwitchValueSchema = z.union([z.enum(['on', 'off']), z.boolean()], { error: SWITCH_VALUE_ERROR });

@@ -4,8 +4,9 @@ import { resolveKernel } from '../../kernel/config.js';
 import { PRESET_IDS } from '../../kernel/presets.js';
 import { compareReports } from '../../inspect/compare.js';
 import { formatCompareTable, formatInspectTable } from '../../inspect/format-table.js';
-import { inspectMachine } from '../../inspect/inspect.js';
-import { loadMachine } from '../../node/load-machine.js';
+import { inspectMachine, type InspectIommu } from '../../inspect/inspect.js';
+import { loadMachine, loadMachineIommu } from '../../node/load-machine.js';
+import { canonicalBdf } from '../../pci/bdf.js';
 import { InputError } from '../../diagnostics.js';
 import { EXIT_OK } from '../exit-codes.js';
 import { collect, parseBdfOption, parsePageSize, parseSwitchOverrides } from '../options.js';
@@ -35,7 +36,29 @@ export function inspectCommand(io: CliIo): CommandUnknownOpts {
       parseBdfOption,
       [] as string[],
     )
-    .option('--page-size <size>', "the IOMMU's smallest page size, programmed as the STU", parsePageSize, 12)
+    .option(
+      '--page-size <size>',
+      "the SMMU's smallest page size, programmed as the STU (VT-d and AMD-Vi: 4K)",
+      parsePageSize,
+      12,
+    )
+    .addOption(
+      new Option(
+        '--iommu <driver>',
+        "the IOMMU whose driver decides: smmuv3, vtd or amd (default: the machine file's iommu.driver, else smmuv3)",
+      ).choices(['smmuv3', 'vtd', 'amd'] as const),
+    )
+    .addOption(
+      new Option('--vtd-mode <mode>', 'VT-d mode (default scalable)').choices([
+        'legacy',
+        'scalable',
+      ] as const),
+    )
+    .option(
+      '--atsr <ports>',
+      'VT-d DMAR ATSR units: all (ALL_PORTS), or root-port BDFs, comma-separated (default all)',
+    )
+    .option('--no-amd-iotlb', 'AMD-Vi without remote IOTLB support (amd_iommu_iotlb_sup false)')
     .addOption(
       new Option('--format <format>', 'output format')
         .choices(['table', 'json'] as const)
@@ -48,6 +71,7 @@ export function inspectCommand(io: CliIo): CommandUnknownOpts {
 Examples:
   atsim inspect examples/machine.yaml
   atsim inspect dump.txt --kernel v7.2 --compare v7.3
+  atsim inspect dump.txt --iommu vtd --atsr 0000:00:02.0
   atsim inspect --sysfs --format json
   lspci -vvv -xxxx > dump.txt && atsim inspect dump.txt --cmdline pci=noats`,
     )
@@ -67,11 +91,13 @@ Examples:
       });
       const overrides = parseSwitchOverrides(opts.set);
       const kernel = resolveKernel(opts.kernel, overrides, opts.cmdline);
-      const report = inspectMachine(machine, { kernel, pageShift: opts.pageSize });
+      const iommu = inspectIommu(files, opts);
+      const report = inspectMachine(machine, { kernel, pageShift: opts.pageSize, iommu });
       if (opts.compare !== undefined) {
         const other = inspectMachine(machine, {
           kernel: resolveKernel(opts.compare, overrides, opts.cmdline),
           pageShift: opts.pageSize,
+          iommu,
         });
         const cmp = compareReports(report, other);
         io.out(opts.format === 'json' ? JSON.stringify(cmp, null, 2) + '\n' : formatCompareTable(cmp));
@@ -80,4 +106,54 @@ Examples:
       }
       io.exitCode = EXIT_OK;
     });
+}
+
+/** The IOMMU for inspect: the command line's choice over the machine file's `iommu:` mapping. */
+function inspectIommu(
+  files: readonly string[],
+  opts: {
+    readonly iommu?: 'smmuv3' | 'vtd' | 'amd';
+    readonly vtdMode?: 'legacy' | 'scalable';
+    readonly atsr?: string;
+    readonly amdIotlb: boolean;
+  },
+): InspectIommu {
+  const fromFile = loadMachineIommu(files);
+  const driver = opts.iommu ?? fromFile?.driver ?? 'smmuv3';
+  const same = fromFile !== null && fromFile.driver === driver;
+  const vtd = { ...(same ? fromFile.vtd : {}) };
+  if (opts.vtdMode !== undefined) vtd.mode = opts.vtdMode;
+  if (opts.atsr !== undefined) {
+    if (opts.atsr.trim() === 'all') vtd.atsr = 'all';
+    else
+      vtd.atsr = opts.atsr
+        .split(',')
+        .map((t) => t.trim())
+        .filter((t) => t !== '')
+        .map((t) => {
+          const b = canonicalBdf(t);
+          if (b === null)
+            throw new InputError({
+              code: 'bad-option',
+              message: `--atsr: ${JSON.stringify(t)} is not a PCI address such as 0000:00:02.0`,
+            });
+          return b;
+        });
+  }
+  if ((opts.vtdMode !== undefined || opts.atsr !== undefined) && driver !== 'vtd')
+    throw new InputError({
+      code: 'bad-option',
+      message: `--vtd-mode and --atsr are for --iommu vtd, not ${driver}`,
+    });
+  const amd = { ...(same ? fromFile.amd : {}) };
+  if (!opts.amdIotlb) {
+    if (driver !== 'amd')
+      throw new InputError({
+        code: 'bad-option',
+        message: `--no-amd-iotlb is for --iommu amd, not ${driver}`,
+      });
+    amd.iotlb = false;
+  }
+  const ats = same ? fromFile.features.ats : undefined;
+  return { driver, vtd, amd, ...(ats === undefined ? {} : { ats }) };
 }

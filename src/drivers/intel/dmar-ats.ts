@@ -7,32 +7,29 @@
  * root port above it must be listed by an ATSR, or an ATSR must have the ALL_PORTS flag.
  */
 import { PCI_EXP_TYPE } from '../../pci/caps/express.js';
-import { pci_physfn } from '../../pci/ats.js';
+import type { Machine } from '../../pci/topology.js';
 import type { Tx } from '../../model/tx.js';
+import type { VtdConfig } from '../../model/world.js';
 
-/** The PCIe port type of function b, or null when it has no Express capability. */
-function portType(tx: Tx, b: number): number | null {
-  return tx.world.machine.functions[b]?.fn.express?.portType ?? null;
+/** dmar_ats_supported() for function f of a machine, with the given ATSR units. */
+export function dmarAtsSupportedIn(machine: Machine, f: number, atsr: VtdConfig['atsr']): boolean {
+  const mf = machine.functions[f]!;
+  const dev = mf.physfn ?? f;
+  let bridge = machine.functions[dev]!.parent;
+  while (bridge !== null) {
+    const b = machine.functions[bridge]!;
+    const t = b.fn.express?.portType ?? null;
+    // Connected via non-PCIe: no ATS.
+    if (t === null || t === PCI_EXP_TYPE.PCI_BRIDGE) return false;
+    // The root port: look it up in the ATSR units.
+    if (t === PCI_EXP_TYPE.ROOT_PORT) return atsr === 'all' || atsr.includes(b.fn.bdf);
+    bridge = b.parent;
+  }
+  // An integrated device (no bridge above it): ATS allowed.
+  return true;
 }
 
 /** iommu.c dmar_ats_supported(pdev, iommu). */
 export function dmar_ats_supported(tx: Tx, f: number): boolean {
-  const dev = pci_physfn(tx, f);
-  let bridge = tx.info(dev).upstreamBridge;
-  let rootPort = -1;
-  while (bridge >= 0) {
-    const t = portType(tx, bridge);
-    // Connected via non-PCIe: no ATS.
-    if (t === null || t === PCI_EXP_TYPE.PCI_BRIDGE) return false;
-    if (t === PCI_EXP_TYPE.ROOT_PORT) {
-      rootPort = bridge;
-      break;
-    }
-    bridge = tx.info(bridge).upstreamBridge;
-  }
-  // An integrated device (no bridge above it): ATS allowed.
-  if (rootPort < 0) return bridge < 0;
-  const atsr = tx.world.iommu.vtd.atsr;
-  if (atsr === 'all') return true;
-  return atsr.includes(tx.info(rootPort).bdf);
+  return dmarAtsSupportedIn(tx.world.machine, f, tx.world.iommu.vtd.atsr);
 }

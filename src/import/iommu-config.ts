@@ -104,12 +104,12 @@ export function parseIommuConfig(
     if ((m as Record<string, unknown>)[key] !== undefined && only !== driver)
       throw src.error(
         code,
-        [...path, key],
+        path,
         `${key} is a setting of the ${only} driver, but iommu.driver is ${driver}`,
         key,
       );
   if (m.ats !== undefined && driver === 'amd')
-    throw src.error(code, [...path, 'ats'], 'for amd, ATS support is iotlb (amd_iommu_iotlb_sup)', 'ats');
+    throw src.error(code, path, 'for amd, ATS support is iotlb (amd_iommu_iotlb_sup)', 'ats');
   const features: { -readonly [K in keyof IommuFeatures]?: IommuFeatures[K] } = {};
   if (m.ats !== undefined) features.ats = m.ats;
   if (m.stage1 !== undefined) features.stage1 = m.stage1;

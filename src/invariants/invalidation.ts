@@ -49,11 +49,21 @@ export const atcInvTarget: Invariant = {
       let atsChanged = false;
       for (const x of events)
         if (x.kind === 'config-write' && x.bdf === e.bdf && x.register === 'PCI_ATS_CTRL') atsChanged = true;
+      // A function whose FLR starts later in the same step was not resetting yet.
+      let flrAt = -1;
+      for (let j = 0; j < events.length; j++) {
+        const x = events[j]!;
+        if (x.kind === 'config-write' && x.bdf === e.bdf && x.register === 'PCI_EXP_DEVCTL') {
+          flrAt = j;
+          break;
+        }
+      }
+      const beforeReset = flrAt > i;
       const r = ranged(e);
       const what = r
         ? `ATC invalidation page 0x${(e.page ?? 0).toString(16)}`
         : 'ATC invalidation (whole ATC)';
-      if (view.device(f).resetting && (r || !atsChanged))
+      if (view.device(f).resetting && !beforeReset && (r || !atsChanged))
         out = push(out, `${what} sent to a function that is resetting`, e.bdf);
       else if (r && !atsChanged && !view.dev(f).atsEnabled)
         out = push(out, `${what} sent to a function whose ATS is off`, e.bdf);

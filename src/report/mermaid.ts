@@ -113,7 +113,10 @@ function noteOver(ev: KernelEvent): Participant {
 
 export function formatMermaid(trace: Trace): string {
   const out: string[] = ['sequenceDiagram'];
-  for (const [id, label] of PARTICIPANTS) out.push(`  participant ${id} as ${label}`);
+  // The IOMMU lane is named after the run's driver.
+  const iommuLabel = trace.driver === 'vtd' ? 'VT-d' : trace.driver === 'amd' ? 'AMD-Vi' : 'SMMU';
+  for (const [id, label] of PARTICIPANTS)
+    out.push(`  participant ${id} as ${id === 'SMMU' ? iommuLabel : label}`);
   const sc = trace.scenario;
   out.push(`  Note over Drv,Dev: ${mermaidText(`${sc.name} under ${trace.kernel.preset}`)}`);
   for (const s of trace.steps) {

@@ -76,6 +76,15 @@ function exploreCell(bound: BoundScenario, preset: PresetId): CheckCell {
 }
 
 /**
+ * Whether the scenario runs under (preset, driver): it lists the driver, the preset models it, and
+ * an explore scenario runs only under its own driver.
+ */
+export function cellApplies(bound: BoundScenario, preset: PresetId, driver: IommuDriverName): boolean {
+  if (!bound.doc.drivers.includes(driver) || !presetModelsDriver(preset, driver)) return false;
+  return !isExploreScenario(bound.doc) || driver === bound.doc.driver;
+}
+
+/**
  * One cell: the scenario under `preset` with `driver` (default its own). A driver the scenario
  * does not list is n/a, and so is a preset that does not model the driver; an explore scenario runs
  * only under its own driver.
@@ -83,11 +92,7 @@ function exploreCell(bound: BoundScenario, preset: PresetId): CheckCell {
 export function checkCell(bound: BoundScenario, preset: PresetId, driver?: IommuDriverName): CheckCell {
   const drv = driver ?? bound.doc.driver;
   const explore = isExploreScenario(bound.doc);
-  if (
-    !bound.doc.drivers.includes(drv) ||
-    (explore && drv !== bound.doc.driver) ||
-    !presetModelsDriver(preset, drv)
-  )
+  if (!cellApplies(bound, preset, drv))
     return {
       driver: drv,
       preset,
@@ -161,7 +166,15 @@ export function checkScenarios(
 ): CheckResult {
   const rows: CheckRow[] = [];
   let differing = 0;
-  const total = inputs.length * presets.length * drivers.length;
+  // Progress counts the cells that run (an unloadable scenario counts one per column).
+  const total = inputs.reduce(
+    (n, input) =>
+      n +
+      ('error' in input
+        ? presets.length * drivers.length
+        : drivers.reduce((k, d) => k + presets.filter((p) => cellApplies(input.bound, p, d)).length, 0)),
+    0,
+  );
   let done = 0;
   for (const input of inputs) {
     if ('error' in input) {
@@ -186,8 +199,10 @@ export function checkScenarios(
     const cells = drivers.flatMap((driver) =>
       presets.map((p) => {
         const c = checkCell(input.bound, p, driver);
-        done++;
-        progress?.(done, total, input.file);
+        if (c.status !== 'n/a') {
+          done++;
+          progress?.(done, total, input.file);
+        }
         return c;
       }),
     );

@@ -3,9 +3,9 @@
  * (those whose expectation names it, for some preset). Pure: the caller passes the parsed library.
  */
 import { INVARIANTS, invariantById } from '../invariants/catalogue.js';
-import { PRESET_IDS, type PresetId } from '../kernel/presets.js';
+import { PRESET_IDS, presetModelsDriver, type PresetId } from '../kernel/presets.js';
 import { InputError } from '../diagnostics.js';
-import type { ScenarioDoc } from './types.js';
+import { forPreset, type ScenarioDoc } from './types.js';
 
 export interface Explanation {
   readonly id: string;
@@ -22,12 +22,13 @@ export interface Explanation {
   }[];
 }
 
-/** The presets under which `doc` expects `id` to be violated. */
+/** The presets under which `doc` expects `id` to be violated with its own IOMMU driver (presets that model it). */
 export function presetsExpecting(doc: ScenarioDoc, id: string): PresetId[] {
   const e = doc.expect;
   if (e === null) return [];
   return PRESET_IDS.filter((p) => {
-    const v = e.byPreset[p] ?? e.default;
+    if (!presetModelsDriver(p, doc.driver)) return false;
+    const v = forPreset(e, p, doc.driver);
     return v !== null && v.kind === 'violates' && v.ids.includes(id);
   });
 }

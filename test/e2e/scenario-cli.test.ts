@@ -130,7 +130,7 @@ describe('atsim run', () => {
       [[join(tmp, 'absent.yaml')], /cannot read .*absent\.yaml/],
       [
         [s001, '--kernel', 'v9.9'],
-        /unknown kernel preset "v9\.9"; valid presets: v6\.12, v7\.0, v7\.2, v7\.3/,
+        /unknown kernel preset "v9\.9"; valid presets: v6\.1, v6\.12, v7\.0, v7\.2, v7\.3/,
       ],
       [[s001, '--set', 'reset-hooks'], /--set reset-hooks: expected switch=on or switch=off/],
       [[s001, '--set', 'no-such-switch=on'], /unknown kernel switch "no-such-switch"/],
@@ -158,7 +158,17 @@ describe('the inspect side of scenario 012', () => {
 
 describe('atsim check', () => {
   it('prints a table of scenarios × presets and exits 0 when every cell is as expected', async () => {
-    const r = await atsim('check', s010, s012, '--kernel', 'v7.0', '--kernel', 'v7.2,v7.3');
+    const r = await atsim(
+      'check',
+      s010,
+      s012,
+      '--kernel',
+      'v7.0',
+      '--kernel',
+      'v7.2,v7.3',
+      '--driver',
+      'smmuv3',
+    );
     expect(r.code, r.stdout).toBe(0);
     const lines = r.stdout.split('\n');
     expect(lines[0]).toMatch(/^scenario\s+v7\.0\s+v7\.2\s+v7\.3$/);
@@ -170,12 +180,34 @@ describe('atsim check', () => {
     expect(r.stderr).toBe('');
   });
 
+  it('gives a table per IOMMU driver when the scenarios list several', async () => {
+    const r = await atsim('check', s010, s012, '--kernel', 'v6.1,v7.3');
+    expect(r.code, r.stdout).toBe(0);
+    const lines = r.stdout.split('\n');
+    expect(lines[0]).toBe('IOMMU driver: SMMUv3 (smmuv3)');
+    expect(lines[1]).toMatch(/^scenario\s+v6\.1\s+v7\.3$/);
+    // v6.1 models VT-d only.
+    expect(lines[2]).toMatch(/^010-cxl-cache-identity-ats-required\s+-\s+holds$/);
+    expect(r.stdout).toMatch(
+      /IOMMU driver: VT-d \(vtd\)\nscenario\s+v6\.1\s+v7\.3\n012-untrusted-cxl-cache-never-ats\s+holds\s+holds\n/,
+    );
+    expect(r.stdout).toMatch(
+      /IOMMU driver: AMD-Vi \(amd\)\nscenario\s+v6\.1\s+v7\.3\n012-untrusted-cxl-cache-never-ats\s+-\s+holds\n/,
+    );
+    expect(r.stdout).toContain('5 cells, all as expected');
+    const j = JSON.parse((await atsim('check', s012, '--kernel', 'v7.3', '--format', 'json')).stdout);
+    expect(j.drivers).toEqual(['smmuv3', 'vtd', 'amd']);
+    expect(j.rows[0].cells.map((c: { driver: string; status: string }) => `${c.driver}:${c.status}`)).toEqual(
+      ['smmuv3:holds', 'vtd:holds', 'amd:holds'],
+    );
+  });
+
   it('marks cells that differ and exits 1', async () => {
     const f = put('wrong.yaml', `${SMALL}expect: holds\n`);
     const r = await atsim('check', f);
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(
-      /wrong\s+✗ violated \(ats-required-but-off\)\s+✗ violated \(ats-required-but-off\)\s+holds\s+holds/,
+      /wrong\s+-\s+✗ violated \(ats-required-but-off\)\s+✗ violated \(ats-required-but-off\)\s+holds\s+holds/,
     );
     expect(r.stdout).toContain('2 of 4 cells differ from the expectation:');
     expect(r.stdout).toContain('✗ wrong @ v6.12: expected holds, got violated ats-required-but-off');
@@ -199,11 +231,12 @@ describe('atsim check', () => {
     expect(j.format).toBe('atsim-check');
     expect(j.rows.map((x: { name: string | null }) => x.name)).toEqual(['a', null]);
     expect(j.rows[0].cells.every((c: { met: boolean }) => c.met)).toBe(true);
+    expect(j.rows[0].cells[0]).toMatchObject({ driver: 'smmuv3', preset: 'v6.1', status: 'n/a' });
     expect(j.rows[1].cells[0].status).toBe('error');
     expect(j.rows[1].cells[0].error).toMatch(
       /b\.yaml:3:16: unknown-bdf: steps\[0\]\.flr: no function 0000:09:00\.0 in the machine/,
     );
-    expect(j.differing).toBe(4);
+    expect(j.differing).toBe(5);
   });
 
   it('with no files checks the built-in library under every preset, wherever it is run from', async () => {
@@ -211,7 +244,8 @@ describe('atsim check', () => {
     const r = await atsim('check', '--format', 'json');
     process.chdir(prevCwd);
     const j = JSON.parse(r.stdout);
-    expect(j.presets).toEqual(['v6.12', 'v7.0', 'v7.2', 'v7.3']);
+    expect(j.presets).toEqual(['v6.1', 'v6.12', 'v7.0', 'v7.2', 'v7.3']);
+    expect(j.drivers).toEqual(['smmuv3', 'vtd', 'amd']);
     expect(j.rows.map((x: { file: string }) => x.file)).toEqual(libraryFiles().map((f) => f.shownAs));
     expect(r.code).toBe(j.differing > 0 ? 1 : 0);
   });
@@ -249,7 +283,8 @@ describe('on a terminal', () => {
     const r = await onTty('check', s010, s012, '--kernel', 'v7.3');
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('\x1b[');
-    expect(r.stderr).toContain('[2/2] ');
+    // s010 runs under SMMUv3, s012 under all three drivers.
+    expect(r.stderr).toContain('[4/4] ');
     expect(r.stderr).toContain(s012);
     const run = await onTty('run', s010, '--kernel', 'v7.3');
     expect(run.stdout).toContain('\x1b[1m');

@@ -36,14 +36,27 @@ function readInput(file: string): string {
 }
 
 export function loadMachine(inputs: MachineInputs): Machine {
+  return loadMachineAndIommu(inputs).machine;
+}
+
+/**
+ * The machine, and the `iommu:` mapping of the first machine file among the inputs that has one
+ * (null if none does). Each file is read once: an lspci dump may be hundreds of megabytes.
+ */
+export function loadMachineAndIommu(inputs: MachineInputs): {
+  readonly machine: Machine;
+  readonly iommu: IommuConfigInput | null;
+} {
   const functions: PciFunction[] = [];
   const diagnostics: Diagnostic[] = [];
+  let iommu: IommuConfigInput | null = null;
   for (const file of inputs.files) {
     const text = readInput(file);
     if (detectFormat(text) === 'machine-file') {
       const m = parseMachineFile(text, file);
       for (const f of m.functions) functions.push(f.fn);
       diagnostics.push(...m.diagnostics);
+      iommu ??= readMachineFileIommu(text, file);
     } else {
       const r = parseLspci(text, file);
       functions.push(...r.functions);
@@ -59,16 +72,5 @@ export function loadMachine(inputs: MachineInputs): Machine {
     functions,
     inputs.externalFacing === undefined ? {} : { externalFacing: inputs.externalFacing },
   );
-  return { ...machine, diagnostics: [...diagnostics, ...machine.diagnostics] };
-}
-
-/** The `iommu:` mapping of the first machine file among the inputs that has one, or null. */
-export function loadMachineIommu(files: readonly string[]): IommuConfigInput | null {
-  for (const file of files) {
-    const text = readInput(file);
-    if (detectFormat(text) !== 'machine-file') continue;
-    const c = readMachineFileIommu(text, file);
-    if (c !== null) return c;
-  }
-  return null;
+  return { machine: { ...machine, diagnostics: [...diagnostics, ...machine.diagnostics] }, iommu };
 }

@@ -5,7 +5,8 @@ import { PRESET_IDS } from '../../kernel/presets.js';
 import { compareReports } from '../../inspect/compare.js';
 import { formatCompareTable, formatInspectTable } from '../../inspect/format-table.js';
 import { inspectMachine, type InspectIommu } from '../../inspect/inspect.js';
-import { loadMachine, loadMachineIommu } from '../../node/load-machine.js';
+import type { IommuConfigInput } from '../../import/iommu-config.js';
+import { loadMachineAndIommu } from '../../node/load-machine.js';
 import { canonicalBdf } from '../../pci/bdf.js';
 import { InputError } from '../../diagnostics.js';
 import { EXIT_OK } from '../exit-codes.js';
@@ -84,14 +85,14 @@ Examples:
             'give an lspci dump or machine file, or --sysfs (try: atsim inspect examples/machine.yaml)',
         });
       }
-      const machine = loadMachine({
+      const { machine, iommu: fromFile } = loadMachineAndIommu({
         files,
         ...(sysfsRoot === undefined ? {} : { sysfsRoot }),
         externalFacing: opts.externalFacing,
       });
       const overrides = parseSwitchOverrides(opts.set);
       const kernel = resolveKernel(opts.kernel, overrides, opts.cmdline);
-      const iommu = inspectIommu(files, opts);
+      const iommu = inspectIommu(fromFile, opts);
       const report = inspectMachine(machine, { kernel, pageShift: opts.pageSize, iommu });
       if (opts.compare !== undefined) {
         const other = inspectMachine(machine, {
@@ -110,7 +111,7 @@ Examples:
 
 /** The IOMMU for inspect: the command line's choice over the machine file's `iommu:` mapping. */
 function inspectIommu(
-  files: readonly string[],
+  fromFile: IommuConfigInput | null,
   opts: {
     readonly iommu?: 'smmuv3' | 'vtd' | 'amd';
     readonly vtdMode?: 'legacy' | 'scalable';
@@ -118,7 +119,6 @@ function inspectIommu(
     readonly amdIotlb: boolean;
   },
 ): InspectIommu {
-  const fromFile = loadMachineIommu(files);
   const driver = opts.iommu ?? fromFile?.driver ?? 'smmuv3';
   const same = fromFile !== null && fromFile.driver === driver;
   const vtd = { ...(same ? fromFile.vtd : {}) };

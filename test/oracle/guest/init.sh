@@ -24,14 +24,16 @@ link() {
 out "BEGIN $(uname -r)"
 out "CMDLINE $(cat /proc/cmdline)"
 
+# Compressed modules are unpacked into a scratch folder made at run time.
+work=$(mktemp -d)
 for m in $(cat /oracle/modules); do
   case "$m" in
-    *.xz) xzcat "/oracle/$m" > /tmp/m.ko ;;
-    *) cp "/oracle/$m" /tmp/m.ko ;;
+    *.xz) xzcat "/oracle/$m" > "$work/m.ko" ;;
+    *) cp "/oracle/$m" "$work/m.ko" ;;
   esac
-  if msg=$(insmod /tmp/m.ko 2>&1); then out "MODULE $m ok"; else out "MODULE $m err $msg"; fi
+  if msg=$(insmod "$work/m.ko" 2>&1); then out "MODULE $m ok"; else out "MODULE $m err $msg"; fi
 done
-rm -f /tmp/m.ko
+rm -rf "$work"
 
 # The functions the steps act on: those virtio-pci bound at boot.
 TARGETS=""

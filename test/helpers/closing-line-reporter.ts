@@ -7,15 +7,18 @@ export default class ClosingLineReporter implements Reporter {
     let failed = 0;
     let skipped = 0;
     for (const m of modules) {
+      let failedHere = 0;
       for (const t of m.children.allTests()) {
         const s = t.result().state;
         if (s === 'passed') passed++;
-        else if (s === 'failed') failed++;
+        else if (s === 'failed') failedHere++;
         else skipped++;
       }
+      // A module that failed outside its tests (it did not load, or a beforeAll hook threw and its
+      // tests were skipped) must still fail the count.
+      if (m.state() === 'failed' && failedHere === 0) failedHere = 1;
+      failed += failedHere;
     }
-    // A module that failed to load has no tests but must still fail the count.
-    for (const m of modules) if (m.state() === 'failed' && m.children.size === 0) failed++;
     process.stdout.write(`tests: ${passed} passed, ${failed} failed, ${skipped} skipped\n`);
   }
 }

@@ -579,8 +579,7 @@ function perPreset<T>(
   path: readonly PathSeg[],
   map: Partial<Record<PresetId | 'default', T>>,
 ): PerPreset<T> {
-  const byPreset: Partial<Record<PresetId, T>> = {};
-  for (const id of PRESET_IDS) if (map[id] !== undefined) byPreset[id] = map[id];
+  const byPreset = plainByPreset(map);
   const def = map.default ?? null;
   const missing = PRESET_IDS.filter((id) => map[id] === undefined);
   if (def === null && missing.length > 0)
@@ -603,7 +602,7 @@ function isVerdictInput(x: unknown): x is z.output<typeof VerdictSchema> {
 
 function parseExpect(src: YamlSource, raw: unknown, ids: BdfRefLike[]): PerPreset<Verdict> {
   const path = ['expect'];
-  const toVerdict = (v: z.output<typeof VerdictSchema>, at: readonly PathSeg[]): Verdict => {
+  const toVerdict: ToVerdict = (v, at) => {
     if (v === 'holds') return { kind: 'holds' };
     const seen = new Set<string>();
     v.violates.forEach((id, k) => {
@@ -613,30 +612,9 @@ function parseExpect(src: YamlSource, raw: unknown, ids: BdfRefLike[]): PerPrese
     });
     return { kind: 'violates', ids: [...v.violates].sort() };
   };
-  if (isVerdictInput(raw))
-    return { byPreset: {}, default: toVerdict(check(src, VerdictSchema, path, raw), path) };
-  if (!isRecord(raw))
-    throw src.error(
-      CODE,
-      path,
-      `expected holds, {violates: [ids]}, or one of those per preset${describeValue(raw)}`,
-    );
-  const map: Partial<Record<PresetId | 'default', Verdict>> = {};
-  const byDriver: Partial<Record<IommuDriverName, PerPreset<Verdict>>> = {};
-  for (const [k, v] of Object.entries(raw)) {
-    if ((IOMMU_DRIVER_NAMES as readonly string[]).includes(k)) {
-      byDriver[k as IommuDriverName] = parseDriverExpect(src, [...path, k], v, toVerdict);
-      continue;
-    }
-    if (k !== 'default' && !isPresetId(k))
-      throw src.error(
-        CODE,
-        path,
-        `unknown preset '${k}'; expected one of ${PRESET_IDS.join(', ')}, default, or a driver (${IOMMU_DRIVER_NAMES.join(', ')})`,
-        k,
-      );
-    map[k] = toVerdict(check(src, VerdictSchema, [...path, k], v), [...path, k]);
-  }
+  const r = readVerdicts(src, path, raw, toVerdict, true);
+  if (r.map === null) return { byPreset: {}, default: r.single };
+  const { map, byDriver } = r;
   // With driver-specific expectations the plain ones may leave presets out (the drivers cover them).
   const hasDrivers = Object.keys(byDriver).length > 0;
   const plain =
@@ -652,15 +630,38 @@ function plainByPreset<T>(map: Partial<Record<PresetId | 'default', T>>): Partia
   return out;
 }
 
+type ToVerdict = (v: z.output<typeof VerdictSchema>, at: readonly PathSeg[]) => Verdict;
+
 /** expect: {<driver>: verdict | {<preset>: verdict, default: verdict}}. */
 function parseDriverExpect(
   src: YamlSource,
   path: readonly PathSeg[],
   raw: unknown,
-  toVerdict: (v: z.output<typeof VerdictSchema>, at: readonly PathSeg[]) => Verdict,
+  toVerdict: ToVerdict,
 ): PerPreset<Verdict> {
+  const r = readVerdicts(src, path, raw, toVerdict, false);
+  if (r.map === null) return { byPreset: {}, default: r.single };
+  return { byPreset: plainByPreset(r.map), default: r.map.default ?? null };
+}
+
+/**
+ * One verdict, or a mapping {<preset>|default: verdict}; at the top level (`drivers`) the mapping
+ * may also hold {<driver>: ...} entries, read by parseDriverExpect().
+ */
+function readVerdicts(
+  src: YamlSource,
+  path: readonly PathSeg[],
+  raw: unknown,
+  toVerdict: ToVerdict,
+  drivers: boolean,
+):
+  | { readonly map: null; readonly single: Verdict }
+  | {
+      readonly map: Partial<Record<PresetId | 'default', Verdict>>;
+      readonly byDriver: Partial<Record<IommuDriverName, PerPreset<Verdict>>>;
+    } {
   if (isVerdictInput(raw))
-    return { byPreset: {}, default: toVerdict(check(src, VerdictSchema, path, raw), path) };
+    return { map: null, single: toVerdict(check(src, VerdictSchema, path, raw), path) };
   if (!isRecord(raw))
     throw src.error(
       CODE,
@@ -668,15 +669,22 @@ function parseDriverExpect(
       `expected holds, {violates: [ids]}, or one of those per preset${describeValue(raw)}`,
     );
   const map: Partial<Record<PresetId | 'default', Verdict>> = {};
+  const byDriver: Partial<Record<IommuDriverName, PerPreset<Verdict>>> = {};
   for (const [k, v] of Object.entries(raw)) {
+    if (drivers && (IOMMU_DRIVER_NAMES as readonly string[]).includes(k)) {
+      byDriver[k as IommuDriverName] = parseDriverExpect(src, [...path, k], v, toVerdict);
+      continue;
+    }
     if (k !== 'default' && !isPresetId(k))
       throw src.error(
         CODE,
         path,
-        `unknown preset '${k}'; expected one of ${PRESET_IDS.join(', ')} or default`,
+        drivers
+          ? `unknown preset '${k}'; expected one of ${PRESET_IDS.join(', ')}, default, or a driver (${IOMMU_DRIVER_NAMES.join(', ')})`
+          : `unknown preset '${k}'; expected one of ${PRESET_IDS.join(', ')} or default`,
         k,
       );
     map[k] = toVerdict(check(src, VerdictSchema, [...path, k], v), [...path, k]);
   }
-  return { byPreset: plainByPreset(map), default: map.default ?? null };
+  return { map, byDriver };
 }

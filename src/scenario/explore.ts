@@ -162,7 +162,7 @@ export function exploreScenario(
   opts: ScenarioExploreOptions = {},
 ): ScenarioExploreResult {
   const x = prepareExploration(bound, opts);
-  const { setup, model } = x;
+  const { model } = x;
 
   // With 'all', remember every id any stored state violates (the result keeps only maxViolations traces).
   const all = opts.violations === 'all';
@@ -176,15 +176,23 @@ export function exploreScenario(
       })
     : model;
   const result = explore(searched, opts);
+  const everyId = all ? [...seenIds].map((i) => model.invariants[i] ?? `#${i}`) : [];
+  return judgeExploration(x, result, everyId, all);
+}
 
+/**
+ * The verdict of a search of `x.model`: the ids violated (see the module comment; `everyId` with
+ * `all`: every id any stored state violated), the counterexample re-executed as run steps, and
+ * whether the scenario's expectation is met.
+ */
+function judgeExploration(
+  x: Exploration,
+  result: ExploreResult<KernelExploreState>,
+  everyId: readonly string[],
+  all: boolean,
+): ScenarioExploreResult {
+  const { bound, setup, model } = x;
   const first = result.violations[0];
-  let ids: string[];
-  if (all) ids = [...seenIds].map((i) => model.invariants[i] ?? `#${i}`);
-  else if (first !== undefined) {
-    const last = first.trace[first.trace.length - 1]!;
-    ids = last.state.viol.map((i) => model.invariants[i] ?? `#${i}`);
-  } else ids = [];
-  ids = [...new Set(ids)].sort();
 
   // The trace: the setup, then the counterexample's steps re-executed with their events.
   const actions = first === undefined ? [] : first.trace.slice(1).map((t) => t.action!);
@@ -193,6 +201,12 @@ export function exploreScenario(
     throw new Error(
       `explore: the counterexample's action ${model.actionLabel(actions[ran.taken]!)} is not enabled`,
     );
+  let ids: readonly string[];
+  if (all) ids = everyId;
+  else if (first !== undefined) ids = ran.last.viol.map((i) => model.invariants[i] ?? `#${i}`);
+  else ids = [];
+  ids = [...new Set(ids)].sort();
+
   const expected = bound.doc.expect === null ? null : setup.trace.expected;
   const reasons: string[] = [];
   if (setup.trace.error !== null) reasons.push(`the model failed at setup step #${setup.trace.error.n}`);

@@ -6,14 +6,14 @@
  *    being (0, 0) (the one state whose fingerprint is 0 is kept in a flag); it doubles when 3/4
  *    full, if the memory budget allows the new table next to the old one during the rehash, and
  *    otherwise fills up to 9/10 before it refuses new states;
- *  - per state, in insertion order (the state's id), its parent's id (4 bytes) and the action id
- *    that reached it (1, 2 or 4 bytes after `actionCount`), in fixed chunks of 65,536 so nothing
- *    is copied as the set grows. The table keeps no id: the engine knows the id of the state it
+ *  - per state, in insertion order (the state's id), its parent's id and the action id that reached
+ *    it, in a `TraceStore` (trace-store.ts: 5 or 6 bytes per state). The table keeps no id: the engine knows the id of the state it
  *    expands (a breadth-first queue pops states in id order) and only needs "is it new?" here.
  *
  * So a stored state costs 8 bytes / load (10.7 to 21.3 bytes) plus 5 or 6 bytes of trace data.
  */
-import type { MemoryBudget } from './limits.js';
+import type { Budget } from './limits.js';
+import { TraceStore } from './trace-store.js';
 
 /** Parent of an initial state. */
 export const NO_PARENT = 0xffffffff;
@@ -22,9 +22,6 @@ export const PRESENT = -1;
 /** `add`'s answer when the memory budget leaves no room for one more state. */
 export const FULL = -2;
 
-const CHUNK_BITS = 16;
-const CHUNK = 1 << CHUNK_BITS;
-const CHUNK_MASK = CHUNK - 1;
 const GROW_LOAD = 0.75;
 const HARD_LOAD = 0.9;
 const MIN_BITS = 10;
@@ -38,8 +35,6 @@ export interface FingerprintSetOptions {
   readonly actionCount?: number;
 }
 
-type ActionChunk = Uint8Array | Uint16Array | Uint32Array;
-
 export class FingerprintSet {
   private table: Int32Array;
   private bits: number;
@@ -49,20 +44,14 @@ export class FingerprintSet {
   private hardAt: number;
   private count = 0;
   private hasZero = false;
-  private readonly trace: boolean;
-  private readonly parents: Uint32Array[] = [];
-  private readonly actions: ActionChunk[] = [];
-  private readonly actionBytes: 1 | 2 | 4;
+  private readonly trace: TraceStore | null;
   private tableBytes: number;
-  private chunkBytes = 0;
 
   constructor(
-    private readonly budget: MemoryBudget,
+    private readonly budget: Budget,
     options: FingerprintSetOptions = {},
   ) {
-    this.trace = options.trace ?? true;
-    const ac = options.actionCount ?? 65536;
-    this.actionBytes = ac <= 256 ? 1 : ac <= 65536 ? 2 : 4;
+    this.trace = (options.trace ?? true) ? new TraceStore(budget, options.actionCount ?? 65536) : null;
     let bits = MIN_BITS;
     const want = Math.ceil((options.expected ?? 1 << 15) / GROW_LOAD);
     while (1 << bits < want && bits < 28) bits++;
@@ -89,12 +78,12 @@ export class FingerprintSet {
 
   /** Bytes held by the table and the per-state chunks. */
   get bytes(): number {
-    return this.tableBytes + this.chunkBytes;
+    return this.tableBytes + (this.trace?.bytes ?? 0);
   }
 
   /** Bytes per stored state for the trace data (parent + action). */
   get traceBytesPerState(): number {
-    return this.trace ? 4 + this.actionBytes : 0;
+    return this.trace?.bytesPerState ?? 0;
   }
 
   /**
@@ -123,7 +112,7 @@ export class FingerprintSet {
     if (this.count >= this.growAt) {
       if (!this.reserve()) return FULL;
       if (this.table !== t) return this.add(hi, lo, parent, action);
-    } else if ((this.count & CHUNK_MASK) === 0 && !this.reserveChunk()) return FULL;
+    } else if (this.trace !== null && !this.trace.reserve()) return FULL;
     t[i] = hi;
     t[i + 1] = lo;
     return this.record(parent, action);
@@ -149,13 +138,13 @@ export class FingerprintSet {
   /** The parent id of state `id` (`NO_PARENT` for an initial state). */
   parentOf(id: number): number {
     if (!this.trace) throw new Error('this fingerprint set keeps no parents');
-    return this.parents[id >>> CHUNK_BITS]![id & CHUNK_MASK]!;
+    return this.trace.parentOf(id);
   }
 
   /** The action id that first reached state `id` (for an initial state: its index among the initial states). */
   actionOf(id: number): number {
     if (!this.trace) throw new Error('this fingerprint set keeps no actions');
-    return this.actions[id >>> CHUNK_BITS]![id & CHUNK_MASK]!;
+    return this.trace.actionOf(id);
   }
 
   /** Calls `f(hi, lo)` (unsigned) for every stored fingerprint, in table order. */
@@ -188,47 +177,21 @@ export class FingerprintSet {
 
   /** Frees the table's and chunks' charge on the budget (the set is unusable afterwards). */
   dispose(): void {
-    this.budget.release(this.tableBytes + this.chunkBytes);
+    this.budget.release(this.tableBytes);
     this.tableBytes = 0;
-    this.chunkBytes = 0;
     this.table = new Int32Array(0);
-    this.parents.length = 0;
-    this.actions.length = 0;
+    this.trace?.dispose();
   }
 
   private record(parent: number, action: number): number {
-    const id = this.count++;
-    if (this.trace) {
-      const c = id >>> CHUNK_BITS;
-      const o = id & CHUNK_MASK;
-      this.parents[c]![o] = parent;
-      this.actions[c]![o] = action;
-    }
-    return id;
+    this.trace?.record(parent, action);
+    return this.count++;
   }
 
   /** Room for one more state: a chunk if one starts here, and a bigger table if due. */
   private reserve(): boolean {
-    if ((this.count & CHUNK_MASK) === 0 && !this.reserveChunk()) return false;
+    if (this.trace !== null && !this.trace.reserve()) return false;
     if (this.count >= this.growAt && !this.grow() && this.count >= this.hardAt) return false;
-    return true;
-  }
-
-  private reserveChunk(): boolean {
-    if (!this.trace) return true;
-    const c = this.count >>> CHUNK_BITS;
-    if (this.parents.length > c) return true;
-    const bytes = CHUNK * (4 + this.actionBytes);
-    if (!this.budget.tryCharge(bytes)) return false;
-    this.chunkBytes += bytes;
-    this.parents.push(new Uint32Array(CHUNK));
-    this.actions.push(
-      this.actionBytes === 1
-        ? new Uint8Array(CHUNK)
-        : this.actionBytes === 2
-          ? new Uint16Array(CHUNK)
-          : new Uint32Array(CHUNK),
-    );
     return true;
   }
 

@@ -4,7 +4,7 @@
  * 32-bit words (tags + codec words per entry); without one they stay objects in chunked arrays.
  * Chunks are charged to the memory budget as they are allocated and released as they empty.
  */
-import type { MemoryBudget } from './limits.js';
+import type { Budget } from './limits.js';
 import type { StateCodec } from './model.js';
 
 const ENTRIES_PER_CHUNK = 1 << 14;
@@ -29,7 +29,7 @@ export class StateDeque<S> {
   tag1 = 0;
 
   constructor(
-    private readonly budget: MemoryBudget,
+    private readonly budget: Budget,
     private readonly codec: StateCodec<S> | undefined,
     private readonly tagCount: 0 | 1 | 2,
   ) {

@@ -1,8 +1,8 @@
 /** The explorer's public surface (the core: runs in a browser; workers are in src/node). */
-export type { Emit, Model, ModelFactory, ModelRef, StateCodec } from './model.js';
+export type { Emit, Model, ModelFactory, ModelRef, StateCodec, StateTransfer } from './model.js';
 export { fingerprintOf, fpHex, NO_VIOLATIONS } from './model.js';
-export type { Limits, StopReason } from './limits.js';
-export { DEFAULT_MEMORY_BUDGET, MemoryBudget } from './limits.js';
+export type { Budget, Limits, StopReason } from './limits.js';
+export { DEFAULT_MEMORY_BUDGET, MemoryBudget, SharedMemoryBudget } from './limits.js';
 export type { ExploreOptions } from './options.js';
 export { ownerOf } from './options.js';
 export type {
@@ -17,6 +17,8 @@ export type {
 } from './result.js';
 export { collisionEstimate, resultToJson } from './result.js';
 export { FingerprintSet, FULL, NO_PARENT, PRESENT } from './fingerprint-set.js';
+export { SharedFingerprintTable } from './shared-fingerprint-table.js';
+export { TraceStore } from './trace-store.js';
 export type { Path } from './trace.js';
 export { pathTo, replay } from './trace.js';
 export { explore } from './explore.js';

@@ -37,8 +37,20 @@ export interface Limits {
 
 export const DEFAULT_MEMORY_BUDGET = 1 << 30;
 
+/** What the engine's arrays charge their bytes to (one thread's `MemoryBudget`, or a `SharedMemoryBudget`). */
+export interface Budget {
+  readonly limit: number;
+  /** Charges `bytes` if they fit under the limit; false (and nothing charged) otherwise. */
+  tryCharge(bytes: number): boolean;
+  /** Charges `bytes` whatever the limit (for structures that cannot be refused, e.g. the roots). */
+  charge(bytes: number): void;
+  release(bytes: number): void;
+  readonly bytes: number;
+  readonly peak: number;
+}
+
 /** Bytes charged against a limit; `tryCharge` refuses what would pass it. */
-export class MemoryBudget {
+export class MemoryBudget implements Budget {
   private used = 0;
   private peakUsed = 0;
 
@@ -68,6 +80,64 @@ export class MemoryBudget {
 
   get peak(): number {
     return this.peakUsed;
+  }
+}
+
+/** Words of an Int32Array a `SharedMemoryBudget` uses: the KiB in use, then the peak. */
+export const SHARED_BUDGET_WORDS = 2;
+
+/**
+ * One budget shared by several threads: the bytes in use and the peak live in two words of a
+ * shared Int32Array, counted in KiB (rounded up per charge) and updated with atomics, so worker
+ * threads and the thread that owns the shared fingerprint table charge the same limit. Charges
+ * are per chunk or per table (tens of KiB and up), so the atomics are rare.
+ */
+export class SharedMemoryBudget implements Budget {
+  constructor(
+    private readonly words: Int32Array,
+    private readonly at: number,
+    readonly limit: number,
+  ) {}
+
+  private static kib(bytes: number): number {
+    return Math.ceil(bytes / 1024);
+  }
+
+  tryCharge(bytes: number): boolean {
+    const k = SharedMemoryBudget.kib(bytes);
+    const max = Math.floor(this.limit / 1024);
+    for (;;) {
+      const used = Atomics.load(this.words, this.at);
+      if (used + k > max) return false;
+      if (Atomics.compareExchange(this.words, this.at, used, used + k) === used) {
+        this.notePeak(used + k);
+        return true;
+      }
+    }
+  }
+
+  charge(bytes: number): void {
+    const k = SharedMemoryBudget.kib(bytes);
+    this.notePeak(Atomics.add(this.words, this.at, k) + k);
+  }
+
+  release(bytes: number): void {
+    Atomics.sub(this.words, this.at, SharedMemoryBudget.kib(bytes));
+  }
+
+  get bytes(): number {
+    return Atomics.load(this.words, this.at) * 1024;
+  }
+
+  get peak(): number {
+    return Atomics.load(this.words, this.at + 1) * 1024;
+  }
+
+  private notePeak(used: number): void {
+    for (;;) {
+      const p = Atomics.load(this.words, this.at + 1);
+      if (used <= p || Atomics.compareExchange(this.words, this.at + 1, p, used) === p) return;
+    }
   }
 }
 

@@ -20,6 +20,8 @@
  * Optional parts: `codec` packs a state into a fixed number of 32-bit words so that the
  * breadth-first frontier, the depth-first stack and the workers' messages hold words, not objects
  * (a model without a codec keeps its state objects in the frontier and cannot run on workers);
+ * `transfer` turns a state into a structured-clonable value and back, so a model without a codec can
+ * still run on worker threads (states move between threads only to even out the workers' queues);
  * `describe` renders a state for traces and result files.
  */
 
@@ -31,6 +33,12 @@ export interface StateCodec<S> {
   encode(s: S, out: Uint32Array, at: number): void;
   /** Reads back the state written at `buf[at]`. */
   decode(buf: Uint32Array, at: number): S;
+}
+
+/** Moves a state between threads as a value `structuredClone` can copy. */
+export interface StateTransfer<S> {
+  pack(s: S): unknown;
+  unpack(x: unknown): S;
 }
 
 /** Called once per enabled transition of a state. */
@@ -55,13 +63,19 @@ export interface Model<S> {
   actionLabel(action: number): string;
   /** Optional compact encoding (needed for workers, saves memory in every search). */
   readonly codec?: StateCodec<S>;
+  /**
+   * Optional, for models without a codec: a structured-clonable form of a state (`pack`) and the
+   * state back (`unpack`), with the same fingerprint. Workers need a codec or this.
+   */
+  readonly transfer?: StateTransfer<S>;
   /** Optional JSON-friendly rendering of a state for traces (default: the state itself). */
   describe?(s: S): unknown;
 }
 
 /**
  * How a worker thread or another process rebuilds a model: the URL of an ES module, the name of a
- * factory function it exports, and the factory's JSON-serialisable argument.
+ * factory function it exports (returning the model or a promise of it), and the factory's
+ * JSON-serialisable argument.
  */
 export interface ModelRef {
   readonly module: string;
@@ -69,8 +83,8 @@ export interface ModelRef {
   readonly params: unknown;
 }
 
-/** A model factory as a module exports it for `ModelRef`. */
-export type ModelFactory = (params: never) => Model<unknown>;
+/** A model factory as a module exports it for `ModelRef` (it may build the model asynchronously). */
+export type ModelFactory = (params: never) => Model<unknown> | Promise<Model<unknown>>;
 
 /** A frozen empty list, for `violations` to return when a state violates nothing. */
 export const NO_VIOLATIONS: readonly number[] = Object.freeze([]);

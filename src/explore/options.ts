@@ -9,7 +9,7 @@ import { CLOCK_EVERY, nowMs, PROGRESS_PERIOD_MS } from './limits.js';
 import type { Model } from './model.js';
 import { fpHex } from './model.js';
 import type { ExploreResult, Progress, Strategy, Violation } from './result.js';
-import { collisionEstimate, coverageOf } from './result.js';
+import { collisionEstimate, coverageOf, invariantNames } from './result.js';
 import type { Path } from './trace.js';
 import { pathTo, replay } from './trace.js';
 
@@ -66,6 +66,8 @@ export class Run<S> {
   readonly fired: Float64Array;
   readonly fresh: Float64Array;
   readonly found: Found[] = [];
+  /** Indices of every invariant a stored state violated. */
+  readonly violated = new Set<number>();
   readonly fp = new Uint32Array(2);
   readonly stopAtFirst: boolean;
   readonly maxViolations: number;
@@ -102,6 +104,7 @@ export class Run<S> {
   check(s: S, depth: number, hi: number, lo: number, id: number | undefined, path?: Path): boolean {
     const v = this.model.violations(s);
     if (v.length === 0) return false;
+    for (const inv of v) this.violated.add(inv);
     for (const inv of v) {
       if (this.found.length >= this.maxViolations) break;
       this.found.push({
@@ -191,6 +194,7 @@ export class Run<S> {
       bytesPerState: f.states > 0 ? budget.peak / f.states : 0,
       collision: collisionEstimate(f.states, this.transitions),
       violations,
+      invariantsViolated: invariantNames(this.model, this.violated),
       coverage: coverageOf(this.model, this.fired, this.fresh),
       ...(f.walks === undefined ? {} : { walks: f.walks }),
       ...(f.fingerprints === undefined ? {} : { fingerprints: f.fingerprints }),

@@ -82,6 +82,8 @@ export interface ExploreResult<S> {
   readonly bytesPerState: number;
   readonly collision: CollisionEstimate;
   readonly violations: readonly Violation<S>[];
+  /** The names of every invariant some stored state violates, sorted (also past `maxViolations`). */
+  readonly invariantsViolated: readonly string[];
   readonly coverage: readonly ActionCoverage[];
   /** Random walks run (random strategy only). */
   readonly walks?: number;
@@ -96,6 +98,13 @@ export function collisionEstimate(distinct: number, generated: number): Collisio
     calculated: (distinct * Math.max(0, generated - distinct)) / 2 ** 64,
     birthday: (distinct * distinct) / 2 ** 65,
   };
+}
+
+/** The sorted, distinct names of invariant indices. */
+export function invariantNames<S>(model: Model<S>, indices: Iterable<number>): string[] {
+  const names = new Set<string>();
+  for (const i of indices) names.add(model.invariants[i] ?? `#${i}`);
+  return [...names].sort();
 }
 
 export function coverageOf<S>(
@@ -141,6 +150,7 @@ export function resultToJson<S>(model: Model<S>, r: ExploreResult<S>): ExploreRe
     peakBytes: r.peakBytes,
     bytesPerState: Math.round(r.bytesPerState * 100) / 100,
     collision: r.collision,
+    invariantsViolated: r.invariantsViolated,
     violations: r.violations.map((v) => ({
       invariant: v.invariantName,
       depth: v.depth,

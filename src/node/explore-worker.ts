@@ -1,35 +1,33 @@
 /**
  * One worker of `exploreWithWorkers` (explore-workers.ts): a level-synchronous breadth-first search
- * over the states whose fingerprint this worker owns (`ownerOf(fp, workers) === me`), in its own
- * private fingerprint set and queue.
+ * over its own queue, with the visited set shared by every worker (a lock-free fingerprint table in
+ * a SharedArrayBuffer).
  *
- * Per level: expand the local queue; a successor owned here is looked up (and stored) at once; one
- * owned by worker j is packed (fingerprint, parent's global id, action, codec words) into a batch
- * for j and sent over a MessagePort when the batch is full (the buffer is transferred, not
- * copied). A lossy cache of fingerprints already sent to j skips most duplicates. Between
- * expansions, and at the end of the level, the worker takes in the batches sent to it. At the end
- * of the level it sends every peer an end marker, takes in batches until it has every peer's
- * marker (ports are FIFO, so it then has all of that level's states), reports to the main thread
- * and blocks until told to go on or stop. A blocked worker sleeps in Atomics.wait on its counter
- * in the control SharedArrayBuffer, which every sender bumps after posting.
+ * Per level: pop the states of the level from the local queue (each tagged with its global id) and
+ * expand them; a successor whose insert into the shared table is new is recorded here (parent's
+ * global id and action, in a local TraceStore whose index is the local id) and pushed on this
+ * worker's queue. No state leaves the worker while the level runs. At the end of the level the
+ * worker reports to the main thread and waits; the main thread answers `go` with the number of
+ * states to send to which peer (taken from the queue's tail) and to expect from peers, so every
+ * queue starts the next level with its share, or `stop`.
  *
- * No table is shared, so no cache line is written by two threads; the cost is the traffic of the
- * successors owned elsewhere (about (N-1)/N of them, less the cache hits).
+ * Table growth: the stored count is published to a shared word in batches; the worker whose batch
+ * passes the growth mark raises the grow flag. Every worker checks the flag between two expansions
+ * and in every wait, pauses (reporting `paused`) and waits for the main thread's `table` message,
+ * which carries the new (or, when growth was not due, the same) table.
  *
- * Ids: states get local ids in the order they are stored, and every state of depth d is stored
- * before any of depth d + 1 (a peer can only send depth d + 2 after this worker passed the barrier
- * of level d), so the FIFO queue pops states in id order and the id of the state being expanded is
- * a counter. Global id = local id * workers + worker index; parent pointers cross workers and the
- * main thread follows them by asking each worker (after the search) for a state's parent and action.
+ * A waiting worker sleeps in Atomics.wait on its counter in the control SharedArrayBuffer, which
+ * every sender bumps after posting. Global id = local id * workers + worker index; after the search
+ * the main thread follows parent pointers by asking each worker for a state's parent and action.
  */
-import type { MessagePort } from 'node:worker_threads';
 import { receiveMessageOnPort, workerData } from 'node:worker_threads';
-import { FingerprintSet, FULL, NO_PARENT } from '../explore/fingerprint-set.js';
+import { NO_PARENT } from '../explore/fingerprint-set.js';
 import { StateDeque } from '../explore/frontier.js';
-import { CLOCK_EVERY, MemoryBudget, nowMs } from '../explore/limits.js';
+import { CLOCK_EVERY, nowMs, SharedMemoryBudget } from '../explore/limits.js';
 import type { Model } from '../explore/model.js';
 import { fpHex } from '../explore/model.js';
-import { ownerOf } from '../explore/options.js';
+import { SharedFingerprintTable } from '../explore/shared-fingerprint-table.js';
+import { TraceStore } from '../explore/trace-store.js';
 import type {
   ControlMessage,
   FoundReport,
@@ -37,59 +35,51 @@ import type {
   WorkerInit,
   WorkerReport,
 } from './explore-workers.js';
-import { COUNT_BATCH, CTRL_COUNT, CTRL_STOP, STOP_CODES } from './explore-workers.js';
-
-/** Successors per batch sent to a peer. */
-const BATCH = 2048;
-/** Entries (2^bits) of the per-peer cache of fingerprints already sent. */
-const SENT_CACHE_BITS = 16;
-/** Expansions between two looks at the peer ports. */
-const DRAIN_EVERY = 256;
+import {
+  COUNT_BATCH,
+  CTRL_BUDGET,
+  CTRL_COUNT,
+  CTRL_GROW,
+  CTRL_GROW_AT,
+  CTRL_STOP,
+  STOP_CODES,
+} from './explore-workers.js';
 
 async function main(init: WorkerInit): Promise<void> {
   const mod = (await import(init.ref.module)) as Record<string, unknown>;
   const factory = mod[init.ref.factory];
   if (typeof factory !== 'function')
     throw new Error(`worker: ${init.ref.module} exports no ${init.ref.factory}`);
-  const model = (factory as (p: unknown) => Model<unknown>)(init.ref.params);
+  const model = await (factory as (p: unknown) => Model<unknown> | Promise<Model<unknown>>)(init.ref.params);
   search(init, model);
 }
 
 function search<S>(init: WorkerInit, model: Model<S>): void {
   const { me, workers: N, control, peers } = init;
   const codec = model.codec;
-  if (!codec) throw new Error(`worker: model ${model.name} has no codec`);
+  const transfer = model.transfer;
+  if (!codec && !transfer) throw new Error(`worker: model ${model.name} has neither a codec nor a transfer`);
   const ctrl = new Int32Array(init.ctrl);
-  const budget = new MemoryBudget(init.memoryBudget);
+  const budget = new SharedMemoryBudget(ctrl, CTRL_BUDGET, init.memoryBudget);
+  let table = new SharedFingerprintTable(init.table);
   const inits = model.initialStates();
-  const set = new FingerprintSet(budget, {
-    actionCount: Math.max(model.actionCount, inits.length),
-    ...(init.expectedStates > 0 ? { expected: init.expectedStates } : {}),
-  });
-  const queue = new StateDeque<S>(budget, codec, 0);
+  const trace = new TraceStore(budget, Math.max(model.actionCount, inits.length));
+  const queue = new StateDeque<S>(budget, codec, 1);
   const fp = new Uint32Array(2);
   const fired = new Float64Array(model.actionCount);
   const fresh = new Float64Array(model.actionCount);
   const found: FoundReport[] = [];
+  const violated = new Set<string>();
   const stopAtFirst = init.violations === 'first';
-  const E = 4 + codec.words;
-  const out: Uint32Array[] = [];
-  const outN = new Int32Array(N);
-  const sentCache: Int32Array[] = [];
-  for (let j = 0; j < N; j++) {
-    out.push(new Uint32Array(j === me ? 0 : BATCH * E));
-    sentCache.push(new Int32Array(j === me ? 0 : 2 << SENT_CACHE_BITS));
-  }
-  const ends = new Int32Array(N).fill(-2);
   let transitions = 0;
   let depth = 0;
-  let cur = 0;
   let maxStored = 0;
   let ticks = 0;
   let lastProgress = nowMs();
   let unpublished = 0;
+  let paused = false;
+  let pauses = 0;
   let sent = 0;
-  let cacheHits = 0;
   let received = 0;
   let waitMs = 0;
 
@@ -106,57 +96,42 @@ function search<S>(init: WorkerInit, model: Model<S>): void {
     control.postMessage(m);
   };
 
-  /** A state just stored under `id` (fingerprint `hi`, `lo`), at depth `d`. */
-  const stored = (s: S, id: number, hi: number, lo: number, action: number, d: number): void => {
+  /** Adds this worker's unpublished stores to the shared count; with `mayGrow`, asks for a bigger table when due. */
+  const publish = (mayGrow: boolean): void => {
+    if (unpublished === 0) return;
+    const total = Atomics.add(ctrl, CTRL_COUNT, unpublished) + unpublished;
+    unpublished = 0;
+    if (total >= init.maxStates) setStop('max-states');
+    if (mayGrow && total >= Atomics.load(ctrl, CTRL_GROW_AT))
+      if (Atomics.compareExchange(ctrl, CTRL_GROW, 0, 1) === 0) for (let j = 0; j < N; j++) wake(j);
+  };
+
+  /** A state this worker just stored at depth `d`: its global id is `gid`. */
+  const stored = (s: S, gid: number, hi: number, lo: number, action: number, d: number): void => {
     if (d > 0) fresh[action]!++;
     if (d > maxStored) maxStored = d;
-    if (!queue.push(s, 0, 0)) setStop('memory');
-    if (++unpublished >= COUNT_BATCH) {
-      unpublished = 0;
-      if (Atomics.add(ctrl, CTRL_COUNT, COUNT_BATCH) + COUNT_BATCH >= init.maxStates) setStop('max-states');
-    }
+    if (!queue.push(s, gid, 0)) setStop('memory');
+    if (++unpublished >= COUNT_BATCH) publish(true);
     const v = model.violations(s);
     if (v.length > 0) {
-      for (const inv of v)
+      for (const inv of v) {
+        const name = model.invariants[inv] ?? `#${inv}`;
+        violated.add(name);
         if (found.length < init.maxViolations)
-          found.push({ invariant: inv, depth: d, fingerprint: fpHex(hi, lo), gid: id * N + me });
+          found.push({ invariantName: name, depth: d, fingerprint: fpHex(hi, lo), gid });
+      }
       if (stopAtFirst) setStop('violation');
     }
   };
 
-  const flush = (j: number): void => {
-    const n = outN[j]!;
-    if (n === 0) return;
-    const buf = out[j]!;
-    peers[j]!.postMessage({ t: 'b', buf: buf.buffer, n } satisfies PeerMessage, [buf.buffer as ArrayBuffer]);
-    wake(j);
-    out[j] = new Uint32Array(BATCH * E);
-    outN[j] = 0;
-  };
-
-  /** A successor owned by worker `owner` (its fingerprint is in `fp`): batch it for its owner. */
-  const sendTo = (owner: number, t: S, parent: number, action: number): void => {
-    const hi = fp[0]! | 0;
-    const lo = fp[1]! | 0;
-    const cache = sentCache[owner]!;
-    const c = (Math.imul(hi ^ Math.imul(lo, 0x27d4eb2d), 0x165667b1) >>> (32 - SENT_CACHE_BITS)) << 1;
-    if (cache[c] === hi && cache[c + 1] === lo) {
-      cacheHits++;
-      return;
+  /** Records a new state (parent's global id, action); its global id, or -1 when the budget is spent. */
+  const record = (parent: number, action: number): number => {
+    const local = trace.add(parent, action);
+    if (local < 0) {
+      setStop('memory');
+      return -1;
     }
-    cache[c] = hi;
-    cache[c + 1] = lo;
-    sent++;
-    const buf = out[owner]!;
-    const n = outN[owner]!;
-    const at = n * E;
-    buf[at] = hi;
-    buf[at + 1] = lo;
-    buf[at + 2] = parent;
-    buf[at + 3] = action;
-    codec.encode(t, buf, at + 4);
-    outN[owner] = n + 1;
-    if (n + 1 === BATCH) flush(owner);
+    return local * N + me;
   };
 
   let parentGid = 0;
@@ -164,57 +139,46 @@ function search<S>(init: WorkerInit, model: Model<S>): void {
     transitions++;
     fired[action]!++;
     model.fingerprint(t, fp);
-    const owner = ownerOf(fp[0]!, fp[1]!, N);
-    if (owner !== me) {
-      sendTo(owner, t, parentGid, action);
-      return;
-    }
-    const id = set.add(fp[0]!, fp[1]!, parentGid, action);
-    if (id >= 0) stored(t, id, fp[0]!, fp[1]!, action, depth + 1);
-    else if (id === FULL) setStop('memory');
+    if (!table.insert(fp[0]!, fp[1]!)) return;
+    const gid = record(parentGid, action);
+    if (gid >= 0) stored(t, gid, fp[0]!, fp[1]!, action, depth + 1);
   };
 
-  /** Stores the states peers sent; returns whether any message came. */
-  const drain = (): boolean => {
-    let any = false;
-    for (let j = 0; j < N; j++) {
-      if (j === me) continue;
-      for (;;) {
-        const m = receivePeer(peers[j]!);
-        if (!m) break;
-        any = true;
-        if (m.t === 'e') {
-          ends[j] = m.depth;
-          continue;
-        }
-        const buf = new Uint32Array(m.buf);
-        received += m.n;
-        for (let k = 0, at = 0; k < m.n; k++, at += E) {
-          const hi = buf[at]!;
-          const lo = buf[at + 1]!;
-          const action = buf[at + 3]!;
-          const id = set.add(hi, lo, buf[at + 2]!, action);
-          if (id >= 0) stored(codec.decode(buf, at + 4), id, hi, lo, action, depth + 1);
-          else if (id === FULL) {
-            setStop('memory');
-            return any;
-          }
-        }
-      }
+  /** Handles a control message that may come at any time; returns the others. */
+  const onControl = (m: ControlMessage): ControlMessage | null => {
+    if (m.t === 'table') {
+      if (m.buffer !== table.buffer) table = new SharedFingerprintTable(m.buffer);
+      paused = false;
+      return null;
     }
-    return any;
+    return m;
   };
 
-  /** Waits (taking in peers' batches) until `done()` holds, a control message arrives (returned), or the search stops. */
-  const waitFor = (done: () => boolean): ControlMessage | null => {
+  /**
+   * Waits until `done()` holds, a control message other than `table` arrives (returned), or the
+   * search stops; pauses for the table whenever the grow flag is up. `poll` runs on every wake-up.
+   */
+  const idle = (done: () => boolean, poll?: () => void): ControlMessage | null => {
     const t0 = nowMs();
     try {
       for (;;) {
         const v = Atomics.load(ctrl, me);
-        drain();
-        const c = receiveControl(control);
-        if (c) return c;
-        if (stopped() || done()) return null;
+        poll?.();
+        for (;;) {
+          const r: { message: unknown } | undefined = receiveMessageOnPort(control);
+          if (!r) break;
+          const m = onControl(r.message as ControlMessage);
+          if (m) return m;
+        }
+        if (stopped()) return null;
+        if (!paused && Atomics.load(ctrl, CTRL_GROW) !== 0) {
+          paused = true;
+          pauses++;
+          publish(false);
+          report({ t: 'paused', me });
+          continue;
+        }
+        if (!paused && done()) return null;
         Atomics.wait(ctrl, me, v, 200);
       }
     } finally {
@@ -222,85 +186,143 @@ function search<S>(init: WorkerInit, model: Model<S>): void {
     }
   };
 
-  /** Ends a level: sends the batches and an end marker to every peer, and waits for theirs. */
-  const exchange = (level: number): void => {
-    for (let j = 0; j < N; j++) {
-      if (j === me) continue;
-      flush(j);
-      peers[j]!.postMessage({ t: 'e', depth: level } satisfies PeerMessage);
-      wake(j);
-    }
-    const m = waitFor(() => {
-      for (let j = 0; j < N; j++) if (j !== me && ends[j]! < level) return false;
-      return true;
-    });
-    if (m) throw new Error(`worker ${me}: unexpected ${m.t} at the end of a level`);
+  /** Between two expansions: pause for a table change when one is asked for. */
+  const safePoint = (): void => {
+    if (Atomics.load(ctrl, CTRL_GROW) === 0) return;
+    const m = idle(() => true);
+    if (m) throw new Error(`worker ${me}: unexpected ${m.t} while paused`);
   };
 
-  // Roots: each worker stores the initial states it owns (depth 0).
-  for (let i = 0; i < inits.length && !stopped(); i++) {
-    const s = inits[i]!;
-    model.fingerprint(s, fp);
-    if (ownerOf(fp[0]!, fp[1]!, N) !== me) continue;
-    const id = set.add(fp[0]!, fp[1]!, NO_PARENT, i);
-    if (id >= 0) stored(s, id, fp[0]!, fp[1]!, i, 0);
-  }
-  // States of depth <= the level being expanded have ids below levelEnd.
-  let levelEnd = set.size;
+  /** Sends `count` states from the queue's tail to worker `to`. */
+  const sendStates = (to: number, count: number): void => {
+    if (codec) {
+      const E = 1 + codec.words;
+      const buf = new Uint32Array(count * E);
+      for (let k = 0, at = 0; k < count; k++, at += E) {
+        const s = queue.pop();
+        buf[at] = queue.tag0;
+        codec.encode(s, buf, at + 1);
+      }
+      peers[to]!.postMessage({ t: 'words', buf: buf.buffer, n: count } satisfies PeerMessage, [buf.buffer]);
+    } else {
+      const gids: number[] = [];
+      const values: unknown[] = [];
+      for (let k = 0; k < count; k++) {
+        values.push(transfer!.pack(queue.pop()));
+        gids.push(queue.tag0);
+      }
+      peers[to]!.postMessage({ t: 'values', gids, values } satisfies PeerMessage);
+    }
+    sent += count;
+    wake(to);
+  };
+
+  /** Takes in the states peers sent; returns how many. */
+  const receiveStates = (): number => {
+    let n = 0;
+    for (let j = 0; j < N; j++) {
+      if (j === me) continue;
+      for (;;) {
+        const r: { message: unknown } | undefined = receiveMessageOnPort(peers[j]!);
+        if (!r) break;
+        const m = r.message as PeerMessage;
+        if (m.t === 'words') {
+          const buf = new Uint32Array(m.buf);
+          const E = 1 + codec!.words;
+          for (let k = 0, at = 0; k < m.n; k++, at += E)
+            if (!queue.push(codec!.decode(buf, at + 1), buf[at]!, 0)) setStop('memory');
+          n += m.n;
+        } else {
+          for (let k = 0; k < m.values.length; k++)
+            if (!queue.push(transfer!.unpack(m.values[k]), m.gids[k]!, 0)) setStop('memory');
+          n += m.values.length;
+        }
+      }
+    }
+    received += n;
+    return n;
+  };
+
+  // Roots: worker 0 stores the initial states (depth 0).
+  if (me === 0)
+    for (let i = 0; i < inits.length && !stopped(); i++) {
+      const s = inits[i]!;
+      model.fingerprint(s, fp);
+      if (!table.insert(fp[0]!, fp[1]!)) continue;
+      const gid = record(NO_PARENT, i);
+      if (gid >= 0) stored(s, gid, fp[0]!, fp[1]!, i, 0);
+    }
+  publish(false);
   let depthCompleted = -1;
   report({
     t: 'level',
     me,
     depth: -1,
-    stored: set.size,
+    stored: trace.size,
     queue: queue.size,
     transitions,
     found: found.length,
   });
-  let cmd = stopped() ? ({ t: 'stop' } as const) : (waitFor(() => false) ?? { t: 'stop' });
+  let cmd = idle(() => false) ?? ({ t: 'stop' } as const);
   while (cmd.t === 'go' && !stopped()) {
-    let sinceDrain = 0;
-    while (cur < levelEnd) {
+    for (const x of cmd.send) sendStates(x.to, x.count);
+    let want = cmd.recv;
+    if (want > 0) {
+      const m = idle(
+        () => want <= 0,
+        () => {
+          want -= receiveStates();
+        },
+      );
+      if (m) throw new Error(`worker ${me}: unexpected ${m.t} while taking in states`);
       if (stopped()) break;
-      parentGid = cur * N + me;
-      model.successors(queue.shift(), emit);
-      cur++;
-      if (++sinceDrain === DRAIN_EVERY) {
-        sinceDrain = 0;
-        drain();
-      }
+    }
+    const levelSize = queue.size;
+    for (let k = 0; k < levelSize; k++) {
+      if (stopped()) break;
+      const s = queue.shift();
+      parentGid = queue.tag0;
+      model.successors(s, emit);
+      safePoint();
       if (++ticks >= CLOCK_EVERY) {
         ticks = 0;
         const now = nowMs();
         if (now - lastProgress >= init.progressPeriodMs) {
           lastProgress = now;
-          report({ t: 'progress', me, states: set.size, transitions, queue: queue.size, depth });
+          report({ t: 'progress', me, states: trace.size, transitions, queue: queue.size, depth });
         }
       }
     }
+    publish(false);
     if (stopped()) break;
-    exchange(depth);
-    if (stopped()) break;
-    levelEnd = set.size;
     depthCompleted = depth;
-    report({ t: 'level', me, depth, stored: set.size, queue: queue.size, transitions, found: found.length });
+    report({
+      t: 'level',
+      me,
+      depth,
+      stored: trace.size,
+      queue: queue.size,
+      transitions,
+      found: found.length,
+    });
     depth++;
-    cmd = waitFor(() => false) ?? { t: 'stop' };
+    cmd = idle(() => false) ?? { t: 'stop' };
   }
+  publish(false);
 
   report({
     t: 'final',
     me,
-    states: set.size,
+    states: trace.size,
     transitions,
     queue: queue.size,
     depthCompleted,
     maxStored,
-    peakBytes: budget.peak,
     fired: Array.from(fired),
     fresh: Array.from(fresh),
     found,
-    stats: { sent, cacheHits, received, waitMs: Math.round(waitMs), levels: depth },
+    violated: [...violated],
+    stats: { sent, received, pauses, waitMs: Math.round(waitMs), levels: depth },
   });
   queue.clear();
 
@@ -311,23 +333,11 @@ function search<S>(init: WorkerInit, model: Model<S>): void {
       control.postMessage({
         t: 'parent',
         gid: m.gid,
-        parent: set.parentOf(local),
-        action: set.actionOf(local),
+        parent: trace.parentOf(local),
+        action: trace.actionOf(local),
       } satisfies WorkerReport);
     }
   });
-}
-
-/** The next message waiting on a peer port, without going through the event loop. */
-function receivePeer(port: MessagePort): PeerMessage | undefined {
-  const r: { message: unknown } | undefined = receiveMessageOnPort(port);
-  return r?.message as PeerMessage | undefined;
-}
-
-/** The next message waiting on the control port, without going through the event loop. */
-function receiveControl(port: MessagePort): ControlMessage | undefined {
-  const r: { message: unknown } | undefined = receiveMessageOnPort(port);
-  return r?.message as ControlMessage | undefined;
 }
 
 const data = workerData as WorkerInit;

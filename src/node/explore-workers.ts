@@ -2,19 +2,25 @@
  * The explorer on worker threads, and shard result files.
  *
  * `exploreWithWorkers(ref, { workers: N })` runs a level-synchronous breadth-first search on N
- * worker threads that partition the fingerprint space by owner (`ownerOf(fp, N)`): each keeps the
- * states it owns in its own fingerprint set and queue, and routes successors it does not own, in
- * batches over MessagePorts, to their owners (see explore-worker.ts). This thread runs the level
- * barrier (after each level it decides on limits, violations and an empty frontier) and, at the
- * end, rebuilds counterexamples by asking the workers for parent pointers and re-executing the
- * model here. The model travels as a `ModelRef` (module URL, factory, params) since functions
- * cannot be posted to a worker; it must have a codec. The memory budget is split evenly between
- * the workers.
+ * worker threads (explore-worker.ts) that share one visited set: a lock-free fingerprint table in a
+ * SharedArrayBuffer (explore/shared-fingerprint-table.ts). A worker expands the states of its own
+ * queue; a successor that its insert finds new goes on the same worker's queue, so no state moves
+ * between threads while a level runs. At the end of each level this thread runs the barrier: it
+ * decides on limits, violations and an empty frontier, and evens out the queues by telling workers
+ * with more than their share to send the surplus to those with less (packed by the model's codec,
+ * or as structured clones of the model's `transfer` form). When the table passes 3/4 full, every
+ * worker pauses at a safe point (between two expansions, or while it waits), this thread rehashes
+ * into a table twice the size and hands it out. Each worker keeps the parent and action of the
+ * states it stored (global id = local id * N + worker); at the end this thread rebuilds
+ * counterexamples by asking the workers for parent pointers and re-executing the model here.
  *
- * (A shared lock-free table in a SharedArrayBuffer, every worker inserting with compare-and-swap,
- * was measured too: on this project's 2-vCPU machine both designs gave 1.05-1.3x one thread on
- * D=3 P=4, the shared table losing to cache lines written by both cores, this one to the traffic;
- * this one is simpler, needs no stop-the-world table growth and keeps each worker's budget its own.)
+ * The memory budget is one `SharedMemoryBudget` for the table and every worker's queue and trace
+ * chunks. The model travels as a `ModelRef` (module URL, factory, params), since functions cannot
+ * be posted to a worker; it needs a codec or a `transfer`.
+ *
+ * (An earlier design partitioned the fingerprints between workers by owner and sent each
+ * successor to its owner: on this project's 2-vCPU machine it reached 1.1x one thread on D=3 P=4,
+ * the traffic costing about what it saved.)
  *
  * Shards: `runShardToFile` runs `shard i/n` (explore/shard.ts) and writes its JSON result file;
  * `mergeShardFiles` reads n of them and merges.
@@ -22,7 +28,13 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { MessagePort } from 'node:worker_threads';
 import { MessageChannel, Worker } from 'node:worker_threads';
-import { DEFAULT_MEMORY_BUDGET, nowMs, PROGRESS_PERIOD_MS } from '../explore/limits.js';
+import {
+  DEFAULT_MEMORY_BUDGET,
+  nowMs,
+  PROGRESS_PERIOD_MS,
+  SHARED_BUDGET_WORDS,
+  SharedMemoryBudget,
+} from '../explore/limits.js';
 import type { StopReason } from '../explore/limits.js';
 import type { Model, ModelRef } from '../explore/model.js';
 import type { ExploreOptions } from '../explore/options.js';
@@ -30,16 +42,30 @@ import type { ExploreResult, Violation } from '../explore/result.js';
 import { collisionEstimate, coverageOf } from '../explore/result.js';
 import type { MergedShards, ShardOptions, ShardResult, ShardSpec } from '../explore/shard.js';
 import { mergeShards, runShard } from '../explore/shard.js';
+import { SharedFingerprintTable } from '../explore/shared-fingerprint-table.js';
 import { replay } from '../explore/trace.js';
 import { NO_PARENT } from '../explore/fingerprint-set.js';
 
-/** Layout of the shared control array: [0, N) wake counters, then the stop code and the stored count. */
+/** Layout of the shared control array: [0, N) wake counters, then words on cache lines of their own. */
 export const MAX_WORKERS = 256;
+/** The stop code (STOP_CODES), 0 while the search runs. */
 export const CTRL_STOP = MAX_WORKERS;
+/** States stored by all workers (published in batches). */
 export const CTRL_COUNT = MAX_WORKERS + 16;
-const CTRL_WORDS = MAX_WORKERS + 32;
+/** 1 while a table change is asked for: every worker pauses at its next safe point. */
+export const CTRL_GROW = MAX_WORKERS + 32;
+/** The stored count at which a worker asks for a bigger table. */
+export const CTRL_GROW_AT = MAX_WORKERS + 33;
+/** The shared memory budget's words (KiB in use, peak). */
+export const CTRL_BUDGET = MAX_WORKERS + 48;
+const CTRL_WORDS = CTRL_BUDGET + SHARED_BUDGET_WORDS + 14;
 /** Workers add to the shared stored count in batches of this many states. */
 export const COUNT_BATCH = 64;
+/** The table grows past this load, and never passes the hard one. */
+const GROW_LOAD = 0.75;
+const HARD_LOAD = 0.9;
+const MIN_TABLE_BITS = 16;
+const MAX_TABLE_BITS = 30;
 
 export const STOP_CODES = {
   violation: 1,
@@ -63,13 +89,12 @@ export interface WorkerInit {
   readonly me: number;
   readonly workers: number;
   readonly ctrl: SharedArrayBuffer;
+  readonly table: SharedArrayBuffer;
   readonly control: MessagePort;
   /** peers[j]: the port to worker j (null at me). */
   readonly peers: readonly (MessagePort | null)[];
-  /** Bytes for this worker's fingerprint set and queue. */
+  /** The shared budget's limit in bytes. */
   readonly memoryBudget: number;
-  /** States this worker expects to own (sizes its first table; 0: default). */
-  readonly expectedStates: number;
   readonly maxStates: number;
   readonly violations: 'first' | 'all';
   readonly maxViolations: number;
@@ -77,16 +102,30 @@ export interface WorkerInit {
 }
 
 export interface FoundReport {
-  readonly invariant: number;
+  readonly invariantName: string;
   readonly depth: number;
   readonly fingerprint: string;
   readonly gid: number;
 }
 
-/** Between workers: a batch of successors (fingerprint, parent's global id, action, codec words each), or the end of a level. */
-export type PeerMessage = { t: 'b'; buf: ArrayBufferLike; n: number } | { t: 'e'; depth: number };
+/** How many states a worker sends to a peer at a level barrier. */
+export interface Transfer {
+  readonly to: number;
+  readonly count: number;
+}
 
-export type ControlMessage = { t: 'go' } | { t: 'stop' } | { t: 'parent'; gid: number };
+/**
+ * Between workers, at a level barrier: states moved to even out the queues, each with its global id;
+ * packed by the codec (`words`: per state its id then the codec's words) or as `transfer` values.
+ */
+export type PeerMessage =
+  { t: 'words'; buf: ArrayBufferLike; n: number } | { t: 'values'; gids: number[]; values: unknown[] };
+
+export type ControlMessage =
+  | { t: 'go'; send: Transfer[]; recv: number }
+  | { t: 'stop' }
+  | { t: 'table'; buffer: SharedArrayBuffer }
+  | { t: 'parent'; gid: number };
 
 export type WorkerReport =
   | {
@@ -99,6 +138,7 @@ export type WorkerReport =
       found: number;
     }
   | { t: 'progress'; me: number; states: number; transitions: number; queue: number; depth: number }
+  | { t: 'paused'; me: number }
   | {
       t: 'final';
       me: number;
@@ -107,10 +147,10 @@ export type WorkerReport =
       queue: number;
       depthCompleted: number;
       maxStored: number;
-      peakBytes: number;
       fired: number[];
       fresh: number[];
       found: FoundReport[];
+      violated: string[];
       /** Traffic and waiting, for tuning. */
       stats: Record<string, number>;
     }
@@ -118,6 +158,7 @@ export type WorkerReport =
   | { t: 'error'; me: number; message: string };
 
 type FinalReport = Extract<WorkerReport, { t: 'final' }>;
+type LevelReport = Extract<WorkerReport, { t: 'level' }>;
 
 export interface WorkerExploreOptions extends Omit<
   ExploreOptions,
@@ -150,10 +191,36 @@ export async function loadModel(ref: ModelRef): Promise<Model<unknown>> {
   const mod = (await import(ref.module)) as Record<string, unknown>;
   const factory = mod[ref.factory];
   if (typeof factory !== 'function') throw new Error(`${ref.module} exports no function ${ref.factory}`);
-  return (factory as (p: unknown) => Model<unknown>)(ref.params);
+  return await (factory as (p: unknown) => Model<unknown> | Promise<Model<unknown>>)(ref.params);
 }
 
-/** Breadth-first search on `workers` threads, each owning a share of the fingerprints. */
+/**
+ * Who sends how many states to whom so that every queue holds its share (within `slack`): the
+ * workers above their share give to those below, greedily. Empty when the queues are even enough.
+ */
+export function rebalancePlan(queues: readonly number[], slack: number): Transfer[][] {
+  const N = queues.length;
+  const total = queues.reduce((a, b) => a + b, 0);
+  const share = (i: number): number => Math.floor(total / N) + (i < total % N ? 1 : 0);
+  const plan: Transfer[][] = queues.map(() => []);
+  if (!queues.some((q, i) => Math.abs(q - share(i)) > slack)) return plan;
+  const need = queues.map((q, i) => share(i) - q);
+  let r = 0;
+  for (let d = 0; d < N; d++) {
+    let surplus = -need[d]!;
+    while (surplus > 0) {
+      while (r < N && need[r]! <= 0) r++;
+      if (r === N) break;
+      const n = Math.min(surplus, need[r]!);
+      plan[d]!.push({ to: r, count: n });
+      need[r]! -= n;
+      surplus -= n;
+    }
+  }
+  return plan;
+}
+
+/** Breadth-first search on `workers` threads sharing one fingerprint table. */
 export async function exploreWithWorkers(
   ref: ModelRef,
   options: WorkerExploreOptions = {},
@@ -162,11 +229,22 @@ export async function exploreWithWorkers(
   if (!Number.isInteger(N) || N < 1 || N > MAX_WORKERS)
     throw new Error(`workers: ${N} is not in 1..${MAX_WORKERS}`);
   const model = await loadModel(ref);
-  if (!model.codec) throw new Error(`workers: model ${model.name} has no codec`);
+  if (!model.codec && !model.transfer)
+    throw new Error(`workers: model ${model.name} has neither a codec nor a transfer`);
   const t0 = nowMs();
-  const budget = options.memoryBudget ?? DEFAULT_MEMORY_BUDGET;
+  const limit = options.memoryBudget ?? DEFAULT_MEMORY_BUDGET;
   const ctrlSab = new SharedArrayBuffer(4 * CTRL_WORDS);
   const ctrl = new Int32Array(ctrlSab);
+  const budget = new SharedMemoryBudget(ctrl, CTRL_BUDGET, limit);
+  let bits = MIN_TABLE_BITS;
+  const want = Math.ceil((options.expectedStates ?? 1 << 15) / GROW_LOAD);
+  while (2 ** bits < want && bits < MAX_TABLE_BITS) bits++;
+  while (bits > MIN_TABLE_BITS && SharedFingerprintTable.bytesFor(bits) > limit) bits--;
+  let table = SharedFingerprintTable.create(bits);
+  budget.charge(table.byteLength);
+  let hardAt = Math.floor(table.capacity * HARD_LOAD);
+  Atomics.store(ctrl, CTRL_GROW_AT, Math.floor(table.capacity * GROW_LOAD));
+
   const controls: MessagePort[] = [];
   const workers: Worker[] = [];
   const url = options.workerUrl ?? defaultWorkerUrl();
@@ -187,10 +265,10 @@ export async function exploreWithWorkers(
       me: i,
       workers: N,
       ctrl: ctrlSab,
+      table: table.buffer,
       control: ch.port2,
       peers,
-      memoryBudget: Math.floor(budget / N),
-      expectedStates: Math.ceil((options.expectedStates ?? 0) / N),
+      memoryBudget: limit,
       maxStates: options.maxStates ?? Infinity,
       violations: options.violations ?? 'first',
       maxViolations: options.maxViolations ?? 100,
@@ -215,12 +293,68 @@ export async function exploreWithWorkers(
     Atomics.notify(ctrl, j);
   };
 
+  /** Every worker has paused: grow the table if it is due (or stop when the budget forbids), then resume them. */
+  let paused = 0;
+  let grows = 0;
+  const growAndResume = (): void => {
+    const count = Atomics.load(ctrl, CTRL_COUNT);
+    if (count >= Atomics.load(ctrl, CTRL_GROW_AT)) {
+      const nb = table.bits + 1;
+      if (nb <= MAX_TABLE_BITS && budget.tryCharge(SharedFingerprintTable.bytesFor(nb))) {
+        const bigger = SharedFingerprintTable.create(nb);
+        bigger.rehashFrom(table);
+        budget.release(table.byteLength);
+        table = bigger;
+        grows++;
+        hardAt = Math.floor(table.capacity * HARD_LOAD);
+        Atomics.store(ctrl, CTRL_GROW_AT, Math.floor(table.capacity * GROW_LOAD));
+      } else if (count >= hardAt) stopWith('memory');
+      else Atomics.store(ctrl, CTRL_GROW_AT, hardAt);
+    }
+    Atomics.store(ctrl, CTRL_GROW, 0);
+    for (let j = 0; j < N; j++) send(j, { t: 'table', buffer: table.buffer });
+  };
+
   const finals = new Array<FinalReport | undefined>(N);
   const progress = new Map<number, Extract<WorkerReport, { t: 'progress' }>>();
-  const levels = new Map<number, Extract<WorkerReport, { t: 'level' }>[]>();
+  const levels = new Map<number, LevelReport[]>();
   let mainStop: StopReason | null = null;
+  let moved = 0;
   const parentWaiters = new Map<number, (r: { parent: number; action: number }) => void>();
   let lastProgress = t0;
+
+  /** All workers finished level `depth`: stop, or release the next level with a plan to even the queues. */
+  const barrier = (list: readonly LevelReport[], depth: number): void => {
+    const stored = list.reduce((n, x) => n + x.stored, 0);
+    const found = list.reduce((n, x) => n + x.found, 0);
+    const queues = new Array<number>(N).fill(0);
+    for (const x of list) queues[x.me] = x.queue;
+    const queue = queues.reduce((a, b) => a + b, 0);
+    let go = true;
+    if (Atomics.load(ctrl, CTRL_STOP) !== 0 || queue === 0) go = false;
+    else if (found > 0 && (options.violations ?? 'first') === 'first') {
+      mainStop = 'violation';
+      go = false;
+    } else if (stored >= (options.maxStates ?? Infinity)) {
+      mainStop = 'max-states';
+      go = false;
+    } else if (depth + 1 >= (options.maxDepth ?? Infinity)) {
+      mainStop = 'max-depth';
+      go = false;
+    }
+    if (!go) {
+      for (let j = 0; j < N; j++) send(j, { t: 'stop' });
+      return;
+    }
+    const plan = rebalancePlan(queues, Math.max(16, Math.floor(queue / N / 16)));
+    const recv = new Array<number>(N).fill(0);
+    for (const sends of plan)
+      for (const x of sends) {
+        recv[x.to]! += x.count;
+        moved += x.count;
+      }
+    for (let j = 0; j < N; j++) send(j, { t: 'go', send: plan[j]!, recv: recv[j]! });
+  };
 
   const timer =
     options.timeLimitMs === undefined
@@ -278,28 +412,19 @@ export async function exploreWithWorkers(
               }
               return;
             }
+            case 'paused':
+              if (++paused === N) {
+                paused = 0;
+                growAndResume();
+              }
+              return;
             case 'level': {
               const list = levels.get(m.depth) ?? [];
               list.push(m);
               levels.set(m.depth, list);
               if (list.length < N) return;
               levels.delete(m.depth);
-              const stored = list.reduce((n, x) => n + x.stored, 0);
-              const queue = list.reduce((n, x) => n + x.queue, 0);
-              const found = list.reduce((n, x) => n + x.found, 0);
-              let go = true;
-              if (Atomics.load(ctrl, CTRL_STOP) !== 0 || queue === 0) go = false;
-              else if (found > 0 && (options.violations ?? 'first') === 'first') {
-                mainStop = 'violation';
-                go = false;
-              } else if (stored >= (options.maxStates ?? Infinity)) {
-                mainStop = 'max-states';
-                go = false;
-              } else if (m.depth + 1 >= (options.maxDepth ?? Infinity)) {
-                mainStop = 'max-depth';
-                go = false;
-              }
-              for (let j = 0; j < N; j++) send(j, { t: go ? 'go' : 'stop' });
+              barrier(list, m.depth);
               return;
             }
             case 'final':
@@ -347,12 +472,13 @@ export async function exploreWithWorkers(
         gid = r.parent;
       }
       actions.reverse();
+      const trace = replay(model, { initial, actions }, v.fingerprint);
       violations.push({
-        invariant: v.invariant,
-        invariantName: model.invariants[v.invariant] ?? `#${v.invariant}`,
+        invariant: model.invariants.indexOf(v.invariantName),
+        invariantName: v.invariantName,
         depth: v.depth,
         fingerprint: v.fingerprint,
-        trace: replay(model, { initial, actions }, v.fingerprint),
+        trace,
       });
     }
 
@@ -365,8 +491,12 @@ export async function exploreWithWorkers(
       }
     const states = fs.reduce((n, f) => n + f.states, 0);
     const transitions = fs.reduce((n, f) => n + f.transitions, 0);
-    const peakBytes = fs.reduce((n, f) => n + f.peakBytes, 0);
-    if (debug) console.error(fs.map((f) => f.stats));
+    const peakBytes = budget.peak;
+    if (debug)
+      console.error(
+        { moved, grows, bits: table.bits },
+        fs.map((f) => f.stats),
+      );
     const elapsedMs = nowMs() - t0;
     const secs = elapsedMs / 1000;
     return {
@@ -387,6 +517,7 @@ export async function exploreWithWorkers(
       bytesPerState: states > 0 ? peakBytes / states : 0,
       collision: collisionEstimate(states, transitions),
       violations,
+      invariantsViolated: [...new Set(fs.flatMap((f) => f.violated))].sort(),
       coverage: coverageOf(model, fired, fresh),
     };
   } finally {

@@ -210,6 +210,10 @@ describe('the reference ATS/ATC model', () => {
     const capped = explore(model, { violations: 'all', maxViolations: 3 });
     expect(capped.violations).toHaveLength(3);
     expect(capped.states).toBe(r.states);
+    // Every strategy names what was violated, also past the violations kept.
+    for (const x of [capped, explore(model, { strategy: 'dfs', violations: 'all', maxViolations: 1 })])
+      expect(x.invariantsViolated).toEqual(['no-atc-entry-for-freed-page']);
+    expect(explore(ats(2, 2)).invariantsViolated).toEqual([]);
   });
 
   it('random walks without a bug run every walk and count the distinct states they saw', () => {

@@ -92,6 +92,34 @@ describe('breadth-first search on worker threads', () => {
     expect(seen.length).toBeGreaterThan(0);
   });
 
+  it('runs a model without a codec through its transfer, from an async factory, with the same counts', async () => {
+    const boxed: ModelRef = {
+      module: pathToFileURL(join(repoRoot, 'test/fixtures/models/boxed-ats.ts')).href,
+      factory: 'createBoxedAtsLater',
+      params: { devices: 3, pages: 3 },
+    };
+    const r = await exploreWithWorkers(boxed, { workers: 2 });
+    expect([r.states, r.transitions, r.stopReason]).toEqual([55_563, 503_334, 'exhausted']);
+    const bug = await exploreWithWorkers(
+      { ...boxed, params: { devices: 3, pages: 4, bug: 'flr-keeps-atc' } },
+      { workers: 2 },
+    );
+    expect(bug.violations[0]!.depth).toBe(6);
+    expect(bug.violations[0]!.invariantName).toBe(bug.invariantsViolated[0]);
+  });
+
+  it('names every invariant violated anywhere, past the kept violations', async () => {
+    const all = await exploreWithWorkers(ref({ devices: 2, pages: 2, bug: 'flr-keeps-atc' }), {
+      workers: 2,
+      violations: 'all',
+      maxViolations: 1,
+    });
+    expect(all.violations).toHaveLength(1);
+    const model = new AtsReference({ devices: 2, pages: 2, bug: 'flr-keeps-atc' });
+    expect(all.invariantsViolated).toEqual([model.invariants[0]]);
+    expect(all.violations[0]!.invariant).toBe(0);
+  });
+
   it('refuses a model without a codec, or a bad worker count', async () => {
     await expect(exploreWithWorkers(ref({ devices: 2, pages: 2 }), { workers: 0 })).rejects.toThrow(
       /workers/,
@@ -99,5 +127,12 @@ describe('breadth-first search on worker threads', () => {
     await expect(
       exploreWithWorkers({ module: ref({ devices: 1, pages: 1 }).module, factory: 'nope', params: {} }),
     ).rejects.toThrow(/exports no function nope/);
+    await expect(
+      exploreWithWorkers({
+        module: pathToFileURL(join(repoRoot, 'test/fixtures/models/boxed-ats.ts')).href,
+        factory: 'createBoxedAtsStuck',
+        params: { devices: 1, pages: 1 },
+      }),
+    ).rejects.toThrow(/neither a codec nor a transfer/);
   });
 });

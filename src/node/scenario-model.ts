@@ -4,13 +4,23 @@
  * `prepareExploration` does on the main thread (src/scenario/explore.ts). The parameters are plain
  * data (a worker gets a structured clone): the file, the name it is shown by, the preset, the
  * switches changed, and the invariants checked by id.
+ *
+ * `exploreScenarioOnWorkers` is `exploreScenario` (src/scenario/explore.ts) with the breadth-first
+ * search on worker threads (exploreWithWorkers, src/node/explore-workers.ts).
  */
 import { resolve } from 'node:path';
 import type { ModelRef } from '../explore/model.js';
+import type { BoundScenario } from '../scenario/bind.js';
 import type { KernelModel } from '../explore/models/kernel.js';
 import { invariantById } from '../invariants/catalogue.js';
 import type { Invariant } from '../invariants/invariant.js';
-import { prepareExploration } from '../scenario/explore.js';
+import {
+  exploreScenarioWith,
+  prepareExploration,
+  type ScenarioExploreOptions,
+  type ScenarioExploreResult,
+} from '../scenario/explore.js';
+import { exploreWithWorkers } from './explore-workers.js';
 import { loadScenarioFile } from './load-scenario.js';
 
 export interface ScenarioModelParams {
@@ -46,4 +56,28 @@ export function createScenarioKernelModel(p: ScenarioModelParams): KernelModel {
 export function scenarioModelRef(p: ScenarioModelParams): ModelRef {
   const params: ScenarioModelParams = { ...p, file: resolve(p.file), shownAs: p.shownAs ?? p.file };
   return { module: import.meta.url, factory: 'createScenarioKernelModel', params };
+}
+
+/**
+ * Explores `bound` (read from `file`, shown as `shownAs`) breadth-first on `workers` threads: each
+ * builds the model from the file (`scenarioModelRef`); the verdict and the counterexample come out
+ * as from `exploreScenario`.
+ */
+export function exploreScenarioOnWorkers(
+  file: string,
+  shownAs: string,
+  bound: BoundScenario,
+  opts: ScenarioExploreOptions & { readonly workers: number },
+): Promise<ScenarioExploreResult> {
+  const { preset, overrides, invariants, strategy, split, collectFingerprints, workers, ...limits } = opts;
+  if ((strategy ?? 'bfs') !== 'bfs' || split !== undefined || collectFingerprints === true)
+    throw new Error('workers: breadth-first search only, without split or collected fingerprints');
+  const ref = scenarioModelRef({
+    file,
+    shownAs,
+    ...(preset === undefined ? {} : { preset }),
+    ...(overrides === undefined ? {} : { overrides }),
+    ...(invariants === undefined ? {} : { invariants: invariants.map((i) => i.id) }),
+  });
+  return exploreScenarioWith(bound, opts, () => exploreWithWorkers(ref, { ...limits, workers }));
 }

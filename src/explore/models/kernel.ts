@@ -296,7 +296,7 @@ export class KernelModel implements Model<KernelExploreState> {
 
 /**
  * A kernel model from its spec (which holds a World: functions, not data). Worker threads rebuild
- * a scenario's model from the scenario file instead: src/node/kernel-model-ref.ts.
+ * a scenario's model from the scenario file instead: src/node/scenario-model.ts.
  */
 export function createKernelModel(spec: KernelModelSpec): KernelModel {
   return new KernelModel(spec);

@@ -12,12 +12,16 @@
  *  - `violates: [ids]`: at the first violation, its ids are among the expected ones (one shortest
  *    counterexample need not show them all); with `all`, the ids found are exactly the expected ones.
  * Step return expectations (`expect:` on setup steps) are checked as in `atsim run`.
+ *
+ * `exploreScenario` searches on this thread; `exploreScenarioWith` takes the result of a search
+ * run elsewhere (worker threads) on other instances of the model; both judge it the same way.
  */
 import { errnoName } from '../kernel/errno.js';
 import { explore } from '../explore/explore.js';
 import { KernelModel, type KernelExploreState } from '../explore/models/kernel.js';
 import type { ExploreOptions } from '../explore/options.js';
 import type { ExploreResult } from '../explore/result.js';
+import { replay } from '../explore/trace.js';
 import { fingerprintHex } from '../model/hash.js';
 import type { BoundScenario } from './bind.js';
 import {
@@ -55,6 +59,8 @@ export interface ScenarioExploreResult {
   readonly exploration: Exploration;
   /** The first counterexample's action ids (empty when none, or when the violation is in the setup). */
   readonly actions: readonly number[];
+  /** The worker threads the search ran on (`exploreScenarioWith`), 0 when it ran on this thread. */
+  readonly workers: number;
 }
 
 function sameIds(a: readonly string[], b: readonly string[]): boolean {
@@ -162,29 +168,45 @@ export function exploreScenario(
   opts: ScenarioExploreOptions = {},
 ): ScenarioExploreResult {
   const x = prepareExploration(bound, opts);
-  const { setup, model } = x;
+  return judgeExploration(x, explore(x.model, opts), opts.violations === 'all', 0);
+}
 
-  // With 'all', remember every id any stored state violates (the result keeps only maxViolations traces).
-  const all = opts.violations === 'all';
-  const seenIds = new Set<number>();
-  const searched = all
-    ? Object.assign(Object.create(model) as KernelModel, {
-        violations(s: KernelExploreState): readonly number[] {
-          for (const v of s.viol) seenIds.add(v);
-          return s.viol;
-        },
-      })
-    : model;
-  const result = explore(searched, opts);
+/**
+ * `exploreScenario` with the search run elsewhere: `search` explores other instances of the same
+ * model, built from the same scenario and options (on worker threads: exploreScenarioOnWorkers in
+ * src/node/scenario-model.ts). Its counterexamples are re-executed here on `x.model`, checking
+ * their fingerprints, so the result's states and invariant indices are this model's.
+ */
+export async function exploreScenarioWith(
+  bound: BoundScenario,
+  opts: ScenarioExploreOptions,
+  search: () => Promise<ExploreResult<unknown>>,
+): Promise<ScenarioExploreResult> {
+  // The setup first: its bad input is reported before a search starts.
+  const x = prepareExploration(bound, opts);
+  const found = await search();
+  const model = x.model;
+  const violations = found.violations.map((v) => {
+    const actions = v.trace.slice(1).map((t) => t.action!);
+    const trace = replay(model, { initial: 0, actions }, v.fingerprint);
+    return { ...v, invariant: model.invariants.indexOf(v.invariantName), trace };
+  });
+  return judgeExploration(x, { ...found, violations }, opts.violations === 'all', found.workers);
+}
 
+/**
+ * The verdict of a search of `x.model`: the ids violated (see the module comment; with `all`, the
+ * search's `invariantsViolated`), the counterexample re-executed as run steps, and whether the
+ * scenario's expectation is met.
+ */
+function judgeExploration(
+  x: Exploration,
+  result: ExploreResult<KernelExploreState>,
+  all: boolean,
+  workers: number,
+): ScenarioExploreResult {
+  const { bound, setup, model } = x;
   const first = result.violations[0];
-  let ids: string[];
-  if (all) ids = [...seenIds].map((i) => model.invariants[i] ?? `#${i}`);
-  else if (first !== undefined) {
-    const last = first.trace[first.trace.length - 1]!;
-    ids = last.state.viol.map((i) => model.invariants[i] ?? `#${i}`);
-  } else ids = [];
-  ids = [...new Set(ids)].sort();
 
   // The trace: the setup, then the counterexample's steps re-executed with their events.
   const actions = first === undefined ? [] : first.trace.slice(1).map((t) => t.action!);
@@ -193,6 +215,12 @@ export function exploreScenario(
     throw new Error(
       `explore: the counterexample's action ${model.actionLabel(actions[ran.taken]!)} is not enabled`,
     );
+  let ids: readonly string[];
+  if (all) ids = result.invariantsViolated;
+  else if (first !== undefined) ids = ran.last.viol.map((i) => model.invariants[i] ?? `#${i}`);
+  else ids = [];
+  ids = [...new Set(ids)].sort();
+
   const expected = bound.doc.expect === null ? null : setup.trace.expected;
   const reasons: string[] = [];
   if (setup.trace.error !== null) reasons.push(`the model failed at setup step #${setup.trace.error.n}`);
@@ -216,7 +244,7 @@ export function exploreScenario(
   }
   const met = reasons.length === 0;
   const trace = actionTrace(x, ran, { holds: ids.length === 0, violated: ids }, expected, met, reasons);
-  return { model, result, violated: ids, expected, met, reasons, trace, exploration: x, actions };
+  return { model, result, violated: ids, expected, met, reasons, trace, exploration: x, actions, workers };
 }
 
 /** The run trace of a list of actions (the setup's trace with the actions' steps, a verdict and an expectation). */

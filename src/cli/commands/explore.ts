@@ -6,7 +6,9 @@ import { InputError } from '../../diagnostics.js';
 import type { ExploreOptions } from '../../explore/options.js';
 import type { Progress } from '../../explore/result.js';
 import { resultToJson } from '../../explore/result.js';
+import { MAX_WORKERS } from '../../node/explore-workers.js';
 import { loadScenarioFile, loadScenarioMachine } from '../../node/load-scenario.js';
+import { exploreScenarioOnWorkers } from '../../node/scenario-model.js';
 import { formatMermaid } from '../../report/mermaid.js';
 import { PLAIN, type Style } from '../../report/style.js';
 import { formatTextReport, verdictText } from '../../report/text.js';
@@ -50,6 +52,12 @@ function positiveInt(what: string): (v: string) => number {
       throw new InvalidArgumentError(`expected ${what} (a whole number, 1 or more)`);
     return Number(v);
   };
+}
+
+function workerCount(v: string): number {
+  if (!/^[0-9]+$/.test(v) || Number(v) < 1 || Number(v) > MAX_WORKERS)
+    throw new InvalidArgumentError(`expected a number of worker threads, 1 to ${MAX_WORKERS}`);
+  return Number(v);
 }
 
 function nonNegInt(v: string): number {
@@ -107,7 +115,7 @@ export function searchSummary(r: ScenarioExploreResult, st: Style = PLAIN): stri
   const x = r.result;
   const secs = (x.elapsedMs / 1000).toFixed(2);
   const lines = [
-    `${st.bold('Explored')} ${x.states} states, ${x.transitions} transitions in ${secs} s (${fmtRate(x.statesPerSecond)} states/s), ${x.strategy}, depth ${x.maxDepth}`,
+    `${st.bold('Explored')} ${x.states} states, ${x.transitions} transitions in ${secs} s (${fmtRate(x.statesPerSecond)} states/s), ${x.strategy}${r.workers === 0 ? '' : ` on ${r.workers} worker thread${r.workers === 1 ? '' : 's'}`}, depth ${x.maxDepth}`,
     `Stopped: ${x.stopReason}${x.complete ? ' (complete)' : ` (not complete: ${x.frontier} states left unexpanded)`}`,
   ];
   if (x.walks !== undefined) lines.push(`Random walks: ${x.walks}`);
@@ -300,6 +308,11 @@ export function exploreCommand(io: CliIo): CommandUnknownOpts {
     .argument('<file>', 'a scenario file with threads: and/or choices: (docs/scenario-format.md)')
     .addOption(scenarioKernelOption())
     .addOption(switchOverrideOption())
+    .option(
+      '--workers <n>',
+      `run the breadth-first search on N worker threads (1 to ${MAX_WORKERS}; default: none, one thread)`,
+      workerCount,
+    )
     .option('--dfs', 'depth-first instead of breadth-first')
     .option(
       '--random <walks>',
@@ -350,12 +363,24 @@ Examples:
   atsim explore scenarios/explore/010-flr-vs-unmap.yaml --kernel v7.3 --all --format json
   atsim explore scenarios/explore/010-flr-vs-unmap.yaml --kernel v6.12 --trace-out cex.json
   atsim run --trace cex.json
+  atsim explore scenarios/explore/070-untrusted-translated-dma.yaml --kernel v7.3 --workers 2
   atsim explore my.yaml --random 1000 --seed 7 --max-depth 50
   atsim explore my.yaml --kernel v6.12 --shard 0/4 --shard-out shard-0.json`,
     )
-    .action((file, opts) => {
+    .action(async (file, opts) => {
       if (opts.dfs === true && opts.random !== undefined)
         throw new InputError({ code: 'bad-option', message: '--dfs and --random exclude each other' });
+      if (opts.workers !== undefined)
+        for (const [flag, given] of [
+          ['--dfs', opts.dfs],
+          ['--random', opts.random],
+          ['--shard', opts.shard],
+        ] as const)
+          if (given !== undefined)
+            throw new InputError({
+              code: 'bad-option',
+              message: `--workers and ${flag} exclude each other (worker threads search breadth-first)`,
+            });
       if (opts.seed !== undefined && opts.random === undefined)
         throw new InputError({ code: 'bad-option', message: '--seed goes with --random N' });
       const bound = loadScenarioFile(file);
@@ -413,7 +438,11 @@ Examples:
       ] as const)
         if (given !== undefined)
           throw new InputError({ code: 'bad-option', message: `${flag} goes with --shard i/n` });
-      const r = exploreScenario(bound, { ...search, ...kernel, overrides });
+      const scenarioOpts = { ...search, ...kernel, overrides };
+      const r =
+        opts.workers === undefined
+          ? exploreScenario(bound, scenarioOpts)
+          : await exploreScenarioOnWorkers(file, file, bound, { ...scenarioOpts, workers: opts.workers });
       if (progress.shown) io.err('\r\x1b[K');
       const first = r.result.violations[0];
       let shown: ShownCounterexample = { shrunk: null, trace: r.trace };

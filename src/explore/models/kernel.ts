@@ -19,7 +19,12 @@
  *
  * Fingerprint: the `SystemState`'s incrementally maintained `fpHi/fpLo` (which already covers every
  * thread's pc and continuation: threads are records of the state), mixed with the budgets and the
- * step's violations.
+ * step's violations. A violation is mixed in by a hash of its invariant's NAME, not its index: the
+ * index of a `warn:<site>` depends on the order a search met the sites, which differs between two
+ * instances of the model (worker threads), and the fingerprint must not.
+ *
+ * Transfer (for worker threads): a state packs into a structured-clonable object `{ sys, budgets,
+ * viol }` with the violations by name; unpacking maps the names to this instance's indices.
  *
  * Invariants: the catalogue's ids, then `warn:<site>` for the WARN_SITES, then any other
  * `warn:<site>` the search meets, appended as it appears (so `invariants` grows during a search;
@@ -85,6 +90,20 @@ function fmix(x: number): number {
   return (x ^ (x >>> 16)) >>> 0;
 }
 
+/** A 32-bit hash of a string (FNV-1a over UTF-16 code units, then fmix), from a seed. */
+function stringHash(text: string, seed: number): number {
+  let h = (0x811c9dc5 ^ seed) >>> 0;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return fmix(h ^ text.length);
+}
+
+/** A kernel explorer state as it travels between worker threads: plain data, violations by name. */
+export interface PackedKernelState {
+  readonly sys: SystemState;
+  readonly budgets: readonly number[];
+  readonly viol: readonly string[];
+}
+
 export class KernelModel implements Model<KernelExploreState> {
   readonly name: string;
   readonly actionCount: number;
@@ -94,6 +113,8 @@ export class KernelModel implements Model<KernelExploreState> {
   readonly choices: readonly KernelChoice[];
   private readonly checked: readonly Invariant[];
   private readonly index = new Map<string, number>();
+  /** Per invariant index: the two 32-bit words its name mixes into a fingerprint. */
+  private readonly nameKeys: number[] = [];
   private readonly labels: string[] = [];
   private readonly init: KernelExploreState;
   private readonly T: number;
@@ -133,6 +154,7 @@ export class KernelModel implements Model<KernelExploreState> {
       i = this.invariants.length;
       this.invariants.push(id);
       this.index.set(id, i);
+      this.nameKeys.push(stringHash(id, 0x165667b1), stringHash(id, 0x27d4eb2f));
     }
     return i;
   }
@@ -230,14 +252,34 @@ export class KernelModel implements Model<KernelExploreState> {
       lo ^= fmix(k ^ 0x27d4eb2d);
     }
     const v = s.viol;
+    const keys = this.nameKeys;
     for (let i = 0; i < v.length; i++) {
-      const k = fmix(Math.imul(v[i]! + 1, 0xc2b2ae35) ^ 0x165667b1);
-      hi ^= fmix(k ^ 0x5bd1e995);
-      lo ^= k;
+      hi ^= keys[2 * v[i]!]!;
+      lo ^= keys[2 * v[i]! + 1]!;
     }
     out[0] = hi >>> 0;
     out[1] = lo >>> 0;
   }
+
+  /** Moves states between worker threads: the violations travel by name (indices differ per instance). */
+  readonly transfer = {
+    pack: (s: KernelExploreState): PackedKernelState => ({
+      sys: s.sys,
+      budgets: s.budgets,
+      viol: s.viol.map((i) => this.invariants[i]!),
+    }),
+    unpack: (x: unknown): KernelExploreState => {
+      const p = x as PackedKernelState;
+      return {
+        sys: p.sys,
+        budgets: p.budgets,
+        viol:
+          p.viol.length === 0
+            ? NO_VIOLATIONS
+            : [...new Set(p.viol.map((n) => this.idOf(n)))].sort((a, b) => a - b),
+      };
+    },
+  };
 
   actionLabel(action: number): string {
     return this.labels[action] ?? `#${action}`;
@@ -252,7 +294,10 @@ export class KernelModel implements Model<KernelExploreState> {
   }
 }
 
-/** A factory for `ModelRef`-style construction (the spec holds a World: not JSON, so no workers). */
+/**
+ * A kernel model from its spec (which holds a World: functions, not data). Worker threads rebuild
+ * a scenario's model from the scenario file instead: src/node/scenario-model.ts.
+ */
 export function createKernelModel(spec: KernelModelSpec): KernelModel {
   return new KernelModel(spec);
 }

@@ -18,7 +18,7 @@ import type { World } from '../model/world.js';
 import type { Finding, Invariant, InvariantContext } from './invariant.js';
 import { NO_FINDINGS } from './util.js';
 
-/** What changed between two states, for the incremental checkers. Valid until the next dirtySince() call. */
+/** What changed between two states, for the incremental checkers. Valid until dirtySince() is next called with another pair. */
 export interface Dirty {
   /** Everything is to be recomputed (no previous state, or a different shape). */
   readonly all: boolean;
@@ -68,27 +68,12 @@ function recordShallowEqual(a: DriverRecord, b: DriverRecord): boolean {
   return n === 0;
 }
 
-/** Buffers reused from one computation to the next (one world at a time, in practice). */
-interface Scratch {
-  world: World;
-  groupMark: Uint8Array;
-  fnList: Int32Array;
-  groupList: Int32Array;
-}
-let scratch: Scratch | null = null;
+/** A buffer reused from one computation to the next (one world at a time, in practice). */
+let groupMarkOf: { world: World; groupMark: Uint8Array } | null = null;
 
-function scratchFor(world: World): Scratch {
-  if (scratch?.world !== world) {
-    const n = world.infos.length;
-    const ng = world.groups.length;
-    scratch = {
-      world,
-      groupMark: new Uint8Array(ng),
-      fnList: new Int32Array(n),
-      groupList: new Int32Array(ng),
-    };
-  }
-  return scratch;
+function groupMarkFor(world: World): Uint8Array {
+  if (groupMarkOf?.world !== world) groupMarkOf = { world, groupMark: new Uint8Array(world.groups.length) };
+  return groupMarkOf.groupMark;
 }
 
 class DirtyImpl implements Dirty {
@@ -106,7 +91,6 @@ class DirtyImpl implements Dirty {
 function computeDirty(world: World, prev: SystemState | undefined, cur: SystemState, out: DirtyImpl): void {
   const n = world.infos.length;
   const ng = world.groups.length;
-  const sc = scratchFor(world);
   out.fnCount = 0;
   out.groupCount = 0;
   if (prev === undefined || prev.pci.length !== n || prev.domains.length !== cur.domains.length) {
@@ -118,7 +102,7 @@ function computeDirty(world: World, prev: SystemState | undefined, cur: SystemSt
     return;
   }
   out.all = false;
-  const groupMark = sc.groupMark;
+  const groupMark = groupMarkFor(world);
   const samePci = prev.pci === cur.pci;
   const sameGdevs = prev.gdevs === cur.gdevs;
   const sameMasters = prev.masters === cur.masters;
@@ -188,20 +172,52 @@ function computeDirty(world: World, prev: SystemState | undefined, cur: SystemSt
   out.globalPasids = prev.globalPasids !== cur.globalPasids;
 }
 
-/** The last (prev, cur) pair computed: every checker of a step shares it. */
-let last: { world: World; prev: SystemState | undefined; cur: SystemState; dirty: DirtyImpl } | null = null;
+/** A (prev, cur) pair computed, and what changed between them. */
+interface DirtyEntry {
+  world: World;
+  prev: SystemState | undefined;
+  cur: SystemState;
+  readonly dirty: DirtyImpl;
+}
+
+/**
+ * The last two pairs computed: every checker of a step shares them. Two, because the checkers that
+ * apply only at quiescent points remember the last quiescent state while the others remember the
+ * last state of all, so one step asks for two pairs, in alternation along the catalogue.
+ */
+let last: DirtyEntry | null = null;
+let other: DirtyEntry | null = null;
+
+function hit(e: DirtyEntry | null, world: World, prev: SystemState | undefined, cur: SystemState): boolean {
+  return e !== null && e.world === world && e.cur === cur && e.prev === prev;
+}
 
 /**
  * What changed from `prev` (the state an invariant last checked, or undefined) to `cur`. The
- * result is shared and overwritten by the next call with another pair: use it at once.
+ * result is shared and overwritten by a later call with another pair: use it at once.
  */
 export function dirtySince(world: World, prev: SystemState | undefined, cur: SystemState): Dirty {
-  if (last !== null && last.world === world && last.cur === cur && last.prev === prev) return last.dirty;
-  const sc = scratchFor(world);
-  const dirty = last?.world === world ? last.dirty : new DirtyImpl(sc.fnList, sc.groupList);
-  computeDirty(world, prev, cur, dirty);
-  last = { world, prev, cur, dirty };
-  return dirty;
+  if (hit(last, world, prev, cur)) return last!.dirty;
+  if (hit(other, world, prev, cur)) {
+    const e = other!;
+    other = last;
+    last = e;
+    return e.dirty;
+  }
+  // Reuse the older entry's buffers (the scratch lists are per entry, so the newer one stays valid).
+  let e = other;
+  if (e?.world !== world) {
+    const n = world.infos.length;
+    const ng = world.groups.length;
+    e = { world, prev, cur, dirty: new DirtyImpl(new Int32Array(n), new Int32Array(ng)) };
+  }
+  e.world = world;
+  e.prev = prev;
+  e.cur = cur;
+  computeDirty(world, prev, cur, e.dirty);
+  other = last;
+  last = e;
+  return e.dirty;
 }
 
 type InvariantHead = Omit<Invariant, 'check'>;

@@ -49,6 +49,30 @@ export interface Violation {
   readonly bdf?: string;
 }
 
+/** The last list filtered by forDriver(), and for which driver. */
+let filtered: {
+  invariants: readonly Invariant[];
+  length: number;
+  driver: IommuDriverName;
+  list: readonly Invariant[];
+} | null = null;
+
+/** The invariants of the list that apply to the driver (computed once per list and driver). */
+function forDriver(invariants: readonly Invariant[], driver: IommuDriverName): readonly Invariant[] {
+  if (
+    filtered?.invariants !== invariants ||
+    filtered.length !== invariants.length ||
+    filtered.driver !== driver
+  )
+    filtered = {
+      invariants,
+      length: invariants.length,
+      driver,
+      list: invariants.filter((inv) => inv.drivers === undefined || inv.drivers.includes(driver)),
+    };
+  return filtered.list;
+}
+
 /** Violations of `invariants` in `state`, plus one `warn:<site>` per WARN event of the step. */
 export function checkInvariants(
   world: World,
@@ -72,10 +96,9 @@ export function checkInvariants(
     }
   }
   const c: InvariantContext = { world, state, view: new Tx(world, state), events };
-  const driver = world.iommu.driver;
-  for (let k = 0; k < invariants.length; k++) {
-    const inv = invariants[k]!;
-    if (inv.drivers !== undefined && !inv.drivers.includes(driver)) continue;
+  const list = forDriver(invariants, world.iommu.driver);
+  for (let k = 0; k < list.length; k++) {
+    const inv = list[k]!;
     const found = inv.check(c);
     for (let i = 0; i < found.length; i++) {
       const f = found[i]!;

@@ -222,6 +222,115 @@ export function dirtySince(world: World, prev: SystemState | undefined, cur: Sys
 
 type InvariantHead = Omit<Invariant, 'check'>;
 
+/** A per-function checker: f's findings, or null when none (see perFunction()). */
+export type FunctionChecker = (c: InvariantContext, f: number) => Finding[] | null;
+/** Whether an invariant applies to the state at all. */
+export type Applies = (c: InvariantContext) => boolean;
+
+/** The checker behind each invariant built by perFunction(), for FunctionBatch. */
+const functionSpecs = new WeakMap<Invariant, { fn: FunctionChecker; when: Applies | undefined }>();
+
+/** Findings per (checker, function) of a batch at one state. */
+class BatchMemo {
+  /** parts[j * n + f]: checker j's findings for function f. */
+  readonly parts: (readonly Finding[] | null)[];
+  /** Per checker: how many functions have findings, and their concatenation (null: stale). */
+  readonly nonEmpty: Int32Array;
+  readonly flat: (readonly Finding[] | null)[];
+  constructor(
+    k: number,
+    readonly n: number,
+    public state: SystemState,
+  ) {
+    this.parts = new Array<readonly Finding[] | null>(k * n).fill(null);
+    this.nonEmpty = new Int32Array(k);
+    this.flat = new Array<readonly Finding[] | null>(k).fill(NO_FINDINGS);
+  }
+  set(j: number, f: number, v: readonly Finding[] | null): void {
+    const i = j * this.n + f;
+    const old = this.parts[i]!;
+    if (old === null && v === null) return;
+    if (old !== null) this.nonEmpty[j]!--;
+    if (v !== null) this.nonEmpty[j]!++;
+    this.parts[i] = v;
+    this.flat[j] = null;
+  }
+  findings(j: number): readonly Finding[] {
+    if (this.nonEmpty[j] === 0) return NO_FINDINGS;
+    let out = this.flat[j]!;
+    if (out === null) {
+      const list: Finding[] = [];
+      for (let f = 0; f < this.n; f++) {
+        const p = this.parts[j * this.n + f]!;
+        if (p !== null) for (let x = 0; x < p.length; x++) list.push(p[x]!);
+      }
+      this.flat[j] = out = list;
+    }
+    return out;
+  }
+}
+
+/**
+ * Several perFunction() invariants with the same `when`, checked together: one look at what
+ * changed since the batch's last state, then every checker on each function whose neighbourhood
+ * changed. Each checker finds exactly what its invariant's own check() finds (the same function,
+ * on the same functions' neighbourhoods, concatenated in function order); the batch only saves the
+ * per-invariant overhead. checkInvariants() builds batches of the catalogue it is given.
+ */
+export class FunctionBatch {
+  private readonly fns: FunctionChecker[] = [];
+  private readonly memo = new WeakMap<World, BatchMemo>();
+  private lastWorld: World | null = null;
+  private current: BatchMemo | null = null;
+  /** Whether `when` held at the last update (when it does not, the batch's invariants find nothing). */
+  private active = false;
+
+  constructor(readonly when: Applies | undefined) {}
+
+  /** The checker and `when` of an invariant built by perFunction(), else undefined. */
+  static specOf(inv: Invariant): { fn: FunctionChecker; when: Applies | undefined } | undefined {
+    return functionSpecs.get(inv);
+  }
+
+  /** Adds a checker; returns its index. */
+  add(fn: FunctionChecker): number {
+    this.fns.push(fn);
+    return this.fns.length - 1;
+  }
+
+  /** Brings the batch's findings up to the context's state. */
+  update(c: InvariantContext): void {
+    if (this.when !== undefined && !this.when(c)) {
+      this.active = false;
+      return;
+    }
+    this.active = true;
+    const fns = this.fns;
+    const k = fns.length;
+    let m = this.lastWorld === c.world ? this.current : (this.memo.get(c.world) ?? null);
+    if (m === null) {
+      const n = c.world.infos.length;
+      m = new BatchMemo(k, n, c.state);
+      this.memo.set(c.world, m);
+      for (let f = 0; f < n; f++) for (let j = 0; j < k; j++) m.set(j, f, fns[j]!(c, f));
+    } else if (m.state !== c.state) {
+      const dirty = dirtySince(c.world, m.state, c.state);
+      for (let i = 0; i < dirty.fnCount; i++) {
+        const f = dirty.fnList[i]!;
+        for (let j = 0; j < k; j++) m.set(j, f, fns[j]!(c, f));
+      }
+      m.state = c.state;
+    }
+    this.lastWorld = c.world;
+    this.current = m;
+  }
+
+  /** Checker j's findings at the state of the last update(). */
+  findings(j: number): readonly Finding[] {
+    return this.active ? this.current!.findings(j) : NO_FINDINGS;
+  }
+}
+
 /** Findings per part (function or group), with their concatenation kept up to date. */
 class Parts {
   readonly parts: (readonly Finding[] | null)[];
@@ -259,16 +368,12 @@ class Parts {
  * must read only f's neighbourhood (see the file comment). `when(c)`, if given, says whether the
  * invariant applies to the state at all (e.g. only at quiescent points).
  */
-export function perFunction(
-  head: InvariantHead,
-  fn: (c: InvariantContext, f: number) => Finding[] | null,
-  when?: (c: InvariantContext) => boolean,
-): Invariant {
+export function perFunction(head: InvariantHead, fn: FunctionChecker, when?: Applies): Invariant {
   const memo = new WeakMap<World, Parts>();
   // The world checked last, and its memo: skips the WeakMap lookup on the hot path.
   let lastWorld: World | null = null;
   let lastMemo: Parts | undefined;
-  return {
+  const inv: Invariant = {
     ...head,
     check(c: InvariantContext): readonly Finding[] {
       if (when !== undefined && !when(c)) return NO_FINDINGS;
@@ -290,6 +395,8 @@ export function perFunction(
       return m.result();
     },
   };
+  functionSpecs.set(inv, { fn, when });
+  return inv;
 }
 
 /**

@@ -7,6 +7,7 @@
 import type { KernelEvent } from '../kernel/events.js';
 import type { SystemState } from '../model/state.js';
 import { Tx } from '../model/tx.js';
+import { FunctionBatch } from './incremental.js';
 import type { IommuDriverName, World } from '../model/world.js';
 
 export interface InvariantContext {
@@ -49,28 +50,49 @@ export interface Violation {
   readonly bdf?: string;
 }
 
-/** The last list filtered by forDriver(), and for which driver. */
-let filtered: {
-  invariants: readonly Invariant[];
-  length: number;
-  driver: IommuDriverName;
-  list: readonly Invariant[];
-} | null = null;
+/** One invariant of a plan: checked on its own, or as checker j of a batch. */
+interface PlanEntry {
+  readonly inv: Invariant;
+  readonly batch: FunctionBatch | null;
+  readonly j: number;
+}
 
-/** The invariants of the list that apply to the driver (computed once per list and driver). */
-function forDriver(invariants: readonly Invariant[], driver: IommuDriverName): readonly Invariant[] {
-  if (
-    filtered?.invariants !== invariants ||
-    filtered.length !== invariants.length ||
-    filtered.driver !== driver
-  )
-    filtered = {
-      invariants,
-      length: invariants.length,
-      driver,
-      list: invariants.filter((inv) => inv.drivers === undefined || inv.drivers.includes(driver)),
-    };
-  return filtered.list;
+/** How checkInvariants() checks a list for one driver: the invariants that apply, per-function ones in batches. */
+interface Plan {
+  readonly entries: readonly PlanEntry[];
+  readonly batches: readonly FunctionBatch[];
+}
+
+function makePlan(invariants: readonly Invariant[], driver: IommuDriverName): Plan {
+  const entries: PlanEntry[] = [];
+  const batches: FunctionBatch[] = [];
+  for (const inv of invariants) {
+    if (inv.drivers !== undefined && !inv.drivers.includes(driver)) continue;
+    const spec = FunctionBatch.specOf(inv);
+    if (spec === undefined) {
+      entries.push({ inv, batch: null, j: -1 });
+      continue;
+    }
+    let batch = batches.find((b) => b.when === spec.when);
+    if (batch === undefined) batches.push((batch = new FunctionBatch(spec.when)));
+    entries.push({ inv, batch, j: batch.add(spec.fn) });
+  }
+  return { entries, batches };
+}
+
+/** Plans per invariant list (and its length, should a caller grow it) and driver. */
+const plans = new WeakMap<readonly Invariant[], Map<string, Plan>>();
+let lastPlan: { invariants: readonly Invariant[]; key: string; plan: Plan } | null = null;
+
+function planFor(invariants: readonly Invariant[], driver: IommuDriverName): Plan {
+  const key = `${driver}:${invariants.length}`;
+  if (lastPlan?.invariants === invariants && lastPlan.key === key) return lastPlan.plan;
+  let byKey = plans.get(invariants);
+  if (byKey === undefined) plans.set(invariants, (byKey = new Map()));
+  let plan = byKey.get(key);
+  if (plan === undefined) byKey.set(key, (plan = makePlan(invariants, driver)));
+  lastPlan = { invariants, key, plan };
+  return plan;
 }
 
 /** Violations of `invariants` in `state`, plus one `warn:<site>` per WARN event of the step. */
@@ -96,10 +118,13 @@ export function checkInvariants(
     }
   }
   const c: InvariantContext = { world, state, view: new Tx(world, state), events };
-  const list = forDriver(invariants, world.iommu.driver);
-  for (let k = 0; k < list.length; k++) {
-    const inv = list[k]!;
-    const found = inv.check(c);
+  const plan = planFor(invariants, world.iommu.driver);
+  const batches = plan.batches;
+  for (let k = 0; k < batches.length; k++) batches[k]!.update(c);
+  const entries = plan.entries;
+  for (let k = 0; k < entries.length; k++) {
+    const { inv, batch, j } = entries[k]!;
+    const found = batch === null ? inv.check(c) : batch.findings(j);
     for (let i = 0; i < found.length; i++) {
       const f = found[i]!;
       out.push(

@@ -176,7 +176,6 @@ export function canonicalize(world: World, s: SystemState): Canonical {
     faults: s.faults,
     fpHi: s.fpHi,
     fpLo: s.fpLo,
-    hashes: s.hashes,
   };
   return { state, map };
 }

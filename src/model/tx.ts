@@ -9,7 +9,7 @@ import type { KernelEvent } from '../kernel/events.js';
 import { clonePciDev, type PciCtx, type PciDev, type PciDevInfo } from '../pci/pci-dev.js';
 import type { DomainType } from '../iommu/domain-type.js';
 import { canonicalize } from './canonical.js';
-import { Coll, HashEditor, hashesFull, rebaseHashes } from './fingerprint.js';
+import { Coll, FingerprintEditor, fingerprintFull, rebaseFingerprint } from './fingerprint.js';
 import type {
   ArmedFault,
   DeviceState,
@@ -418,7 +418,6 @@ export class Tx implements PciCtx {
       faults: this.faultList,
       fpHi: b.fpHi,
       fpLo: b.fpLo,
-      hashes: b.hashes,
     };
     if (this.domainsReshaped) {
       const c = canonicalize(this.world, next);
@@ -427,7 +426,7 @@ export class Tx implements PciCtx {
         // Fingerprint the state as allocated, then move to the renumbered one: only the records
         // the renumbering rewrote are hashed again.
         this.incremental(b, next);
-        const h = rebaseHashes(next, c.state);
+        const h = rebaseFingerprint(next, c.state);
         const r = c.state;
         return {
           pci: r.pci,
@@ -443,29 +442,29 @@ export class Tx implements PciCtx {
           faults: r.faults,
           fpHi: h.hi,
           fpLo: h.lo,
-          hashes: h.hashes,
         };
       }
     }
-    if (this.changes.length === 0 && this.singlesChanged === 0 && b.hashes !== undefined) return next;
+    if (this.changes.length === 0 && this.singlesChanged === 0) return next;
     this.incremental(b, next);
     return next;
   }
 
   /**
-   * The fingerprint of `next` from the base's: for each record that changed, XOR out its old hash
-   * (looked up in the base's record hashes) and XOR in its new one.
+   * The fingerprint of `next` from the base's: for each record that changed, XOR out the hash of
+   * its old record and XOR in its new one's.
    */
   private incremental(b: SystemState, next: Mutable<SystemState>): void {
     if (b.mem.pages.length !== next.mem.pages.length) {
-      const h = hashesFull(next);
+      const h = fingerprintFull(next);
       next.fpHi = h.hi;
       next.fpLo = h.lo;
-      next.hashes = h.hashes;
       return;
     }
-    const e = new HashEditor(b.hashes ?? hashesFull(b).hashes, b.fpHi, b.fpLo);
-    for (const ch of this.changes) {
+    const e = new FingerprintEditor(b.fpHi, b.fpLo);
+    const changes = this.changes;
+    for (let k = 0; k < changes.length; k++) {
+      const ch = changes[k]!;
       const i = ch.index;
       let rec: unknown;
       switch (ch.coll) {
@@ -490,7 +489,7 @@ export class Tx implements PciCtx {
         default:
           rec = next.threads[i];
       }
-      e.replace(ch.coll, i, ch.old !== undefined, rec);
+      e.replace(ch.coll, i, ch.old, rec);
     }
     if ((this.singlesChanged & 4) !== 0 && b.mem !== next.mem) {
       // Pages are hashed one by one (fingerprint.ts): only the ones that changed move the fingerprint.
@@ -498,18 +497,21 @@ export class Tx implements PciCtx {
       const np = next.mem.pages;
       const listed = this.pagesChanged;
       if (listed !== null) {
-        for (const p of listed) e.replace(Coll.Mem, p, true, np[p]);
+        // A page set twice is listed twice: count it once.
+        for (let k = 0; k < listed.length; k++) {
+          const p = listed[k]!;
+          if (op[p] !== np[p] && listed.indexOf(p) === k) e.replace(Coll.Mem, p, op[p], np[p]);
+        }
       } else {
-        for (let p = 0; p < np.length; p++) if (op[p] !== np[p]) e.replace(Coll.Mem, p, true, np[p]);
+        for (let p = 0; p < np.length; p++) if (op[p] !== np[p]) e.replace(Coll.Mem, p, op[p], np[p]);
       }
     }
     const sc = this.singlesChanged;
-    if ((sc & 1) !== 0 && b.drv !== next.drv) e.replace(Coll.Drv, 0, true, next.drv);
+    if ((sc & 1) !== 0 && b.drv !== next.drv) e.replace(Coll.Drv, 0, b.drv, next.drv);
     if ((sc & 2) !== 0 && b.globalPasids !== next.globalPasids)
-      e.replace(Coll.GlobalPasids, 0, true, next.globalPasids);
-    if ((sc & 8) !== 0 && b.faults !== next.faults) e.replace(Coll.Faults, 0, true, next.faults);
+      e.replace(Coll.GlobalPasids, 0, b.globalPasids, next.globalPasids);
+    if ((sc & 8) !== 0 && b.faults !== next.faults) e.replace(Coll.Faults, 0, b.faults, next.faults);
     next.fpHi = e.hi >>> 0;
     next.fpLo = e.lo >>> 0;
-    next.hashes = e.result();
   }
 }

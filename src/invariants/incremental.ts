@@ -224,18 +224,28 @@ type InvariantHead = Omit<Invariant, 'check'>;
 
 /** A per-function checker: f's findings, or null when none (see perFunction()). */
 export type FunctionChecker = (c: InvariantContext, f: number) => Finding[] | null;
+/** A per-group checker: g's findings, or null when none (see perGroup()). */
+export type GroupChecker = (c: InvariantContext, g: number) => Finding[] | null;
+/** A checker of the global part of a perGroup() invariant. */
+export type GlobalChecker = (c: InvariantContext) => Finding[] | null;
 /** Whether an invariant applies to the state at all. */
 export type Applies = (c: InvariantContext) => boolean;
 
-/** The checker behind each invariant built by perFunction(), for FunctionBatch. */
-const functionSpecs = new WeakMap<Invariant, { fn: FunctionChecker; when: Applies | undefined }>();
+/** How an invariant built here is checked, for CheckBatch. */
+export type BatchSpec =
+  | { readonly kind: 'function'; readonly fn: FunctionChecker; readonly when: Applies | undefined }
+  | { readonly kind: 'group'; readonly fn: GroupChecker; readonly global: GlobalChecker | undefined };
 
-/** Findings per (checker, function) of a batch at one state. */
+/** The checker behind each invariant built by perFunction() or perGroup(). */
+const batchSpecs = new WeakMap<Invariant, BatchSpec>();
+
+/** Findings per (checker, part) of a batch at one state. */
 class BatchMemo {
-  /** parts[j * n + f]: checker j's findings for function f. */
+  /** parts[j * n + i]: checker j's findings for part i (function or group). */
   readonly parts: (readonly Finding[] | null)[];
-  /** Per checker: how many functions have findings, and their concatenation (null: stale). */
+  /** Per checker: how many parts have findings, its global findings, and the concatenation (null: stale). */
   readonly nonEmpty: Int32Array;
+  readonly global: (readonly Finding[] | null)[];
   readonly flat: (readonly Finding[] | null)[];
   constructor(
     k: number,
@@ -244,24 +254,32 @@ class BatchMemo {
   ) {
     this.parts = new Array<readonly Finding[] | null>(k * n).fill(null);
     this.nonEmpty = new Int32Array(k);
+    this.global = new Array<readonly Finding[] | null>(k).fill(null);
     this.flat = new Array<readonly Finding[] | null>(k).fill(NO_FINDINGS);
   }
-  set(j: number, f: number, v: readonly Finding[] | null): void {
-    const i = j * this.n + f;
-    const old = this.parts[i]!;
+  set(j: number, i: number, v: readonly Finding[] | null): void {
+    const at = j * this.n + i;
+    const old = this.parts[at]!;
     if (old === null && v === null) return;
     if (old !== null) this.nonEmpty[j]!--;
     if (v !== null) this.nonEmpty[j]!++;
-    this.parts[i] = v;
+    this.parts[at] = v;
     this.flat[j] = null;
   }
+  setGlobal(j: number, v: readonly Finding[] | null): void {
+    if (this.global[j] === null && v === null) return;
+    this.global[j] = v;
+    this.flat[j] = null;
+  }
+  /** Checker j's findings: its global ones, then part by part. */
   findings(j: number): readonly Finding[] {
-    if (this.nonEmpty[j] === 0) return NO_FINDINGS;
+    const g = this.global[j]!;
+    if (this.nonEmpty[j] === 0 && g === null) return NO_FINDINGS;
     let out = this.flat[j]!;
     if (out === null) {
-      const list: Finding[] = [];
-      for (let f = 0; f < this.n; f++) {
-        const p = this.parts[j * this.n + f]!;
+      const list: Finding[] = g === null ? [] : [...g];
+      for (let i = 0; i < this.n; i++) {
+        const p = this.parts[j * this.n + i]!;
         if (p !== null) for (let x = 0; x < p.length; x++) list.push(p[x]!);
       }
       this.flat[j] = out = list;
@@ -271,30 +289,35 @@ class BatchMemo {
 }
 
 /**
- * Several perFunction() invariants with the same `when`, checked together: one look at what
- * changed since the batch's last state, then every checker on each function whose neighbourhood
- * changed. Each checker finds exactly what its invariant's own check() finds (the same function,
- * on the same functions' neighbourhoods, concatenated in function order); the batch only saves the
- * per-invariant overhead. checkInvariants() builds batches of the catalogue it is given.
+ * Several invariants built by perFunction() with the same `when`, or by perGroup(), checked
+ * together: one look at what changed since the batch's last state, then every checker on each
+ * function (group) that changed. Each checker finds exactly what its invariant's own check() finds
+ * (the same checker on the same parts, concatenated in the same order); the batch only saves the
+ * per-invariant overhead. checkInvariants() builds batches of the list it is given.
  */
-export class FunctionBatch {
-  private readonly fns: FunctionChecker[] = [];
+export class CheckBatch {
+  private readonly fns: ((c: InvariantContext, i: number) => Finding[] | null)[] = [];
+  private readonly globals: (GlobalChecker | undefined)[] = [];
   private readonly memo = new WeakMap<World, BatchMemo>();
   private lastWorld: World | null = null;
   private current: BatchMemo | null = null;
   /** Whether `when` held at the last update (when it does not, the batch's invariants find nothing). */
   private active = false;
 
-  constructor(readonly when: Applies | undefined) {}
+  constructor(
+    readonly kind: 'function' | 'group',
+    readonly when: Applies | undefined,
+  ) {}
 
-  /** The checker and `when` of an invariant built by perFunction(), else undefined. */
-  static specOf(inv: Invariant): { fn: FunctionChecker; when: Applies | undefined } | undefined {
-    return functionSpecs.get(inv);
+  /** How an invariant built by perFunction() or perGroup() is checked, else undefined. */
+  static specOf(inv: Invariant): BatchSpec | undefined {
+    return batchSpecs.get(inv);
   }
 
-  /** Adds a checker; returns its index. */
-  add(fn: FunctionChecker): number {
-    this.fns.push(fn);
+  /** Adds the checker of an invariant of the batch's kind; returns its index. */
+  add(spec: BatchSpec): number {
+    this.fns.push(spec.fn);
+    this.globals.push(spec.kind === 'group' ? spec.global : undefined);
     return this.fns.length - 1;
   }
 
@@ -307,22 +330,42 @@ export class FunctionBatch {
     this.active = true;
     const fns = this.fns;
     const k = fns.length;
+    const group = this.kind === 'group';
     let m = this.lastWorld === c.world ? this.current : (this.memo.get(c.world) ?? null);
     if (m === null) {
-      const n = c.world.infos.length;
+      const n = group ? c.world.groups.length : c.world.infos.length;
       m = new BatchMemo(k, n, c.state);
       this.memo.set(c.world, m);
-      for (let f = 0; f < n; f++) for (let j = 0; j < k; j++) m.set(j, f, fns[j]!(c, f));
+      for (let i = 0; i < n; i++) for (let j = 0; j < k; j++) m.set(j, i, fns[j]!(c, i));
+      if (group) this.updateGlobals(c, m);
     } else if (m.state !== c.state) {
       const dirty = dirtySince(c.world, m.state, c.state);
-      for (let i = 0; i < dirty.fnCount; i++) {
-        const f = dirty.fnList[i]!;
-        for (let j = 0; j < k; j++) m.set(j, f, fns[j]!(c, f));
+      if (!group) {
+        for (let x = 0; x < dirty.fnCount; x++) {
+          const f = dirty.fnList[x]!;
+          for (let j = 0; j < k; j++) m.set(j, f, fns[j]!(c, f));
+        }
+      } else if (dirty.globalPasids) {
+        // Group checkers read the global PASIDs too: all of them again.
+        for (let g = 0; g < m.n; g++) for (let j = 0; j < k; j++) m.set(j, g, fns[j]!(c, g));
+        this.updateGlobals(c, m);
+      } else {
+        for (let x = 0; x < dirty.groupCount; x++) {
+          const g = dirty.groupList[x]!;
+          for (let j = 0; j < k; j++) m.set(j, g, fns[j]!(c, g));
+        }
       }
       m.state = c.state;
     }
     this.lastWorld = c.world;
     this.current = m;
+  }
+
+  private updateGlobals(c: InvariantContext, m: BatchMemo): void {
+    for (let j = 0; j < this.globals.length; j++) {
+      const global = this.globals[j];
+      if (global !== undefined) m.setGlobal(j, global(c));
+    }
   }
 
   /** Checker j's findings at the state of the last update(). */
@@ -395,7 +438,7 @@ export function perFunction(head: InvariantHead, fn: FunctionChecker, when?: App
       return m.result();
     },
   };
-  functionSpecs.set(inv, { fn, when });
+  batchSpecs.set(inv, { kind: 'function', fn, when });
   return inv;
 }
 
@@ -404,16 +447,12 @@ export function perFunction(head: InvariantHead, fn: FunctionChecker, when?: App
  * neighbourhoods and the global PASIDs; `global(c)`, if given, reads only the global PASIDs and the
  * world.
  */
-export function perGroup(
-  head: InvariantHead,
-  fn: (c: InvariantContext, g: number) => Finding[] | null,
-  global?: (c: InvariantContext) => Finding[] | null,
-): Invariant {
+export function perGroup(head: InvariantHead, fn: GroupChecker, global?: GlobalChecker): Invariant {
   type GroupMemo = { parts: Parts; global: readonly Finding[] | null };
   const memo = new WeakMap<World, GroupMemo>();
   let lastWorld: World | null = null;
   let lastMemo: GroupMemo | undefined;
-  return {
+  const inv: Invariant = {
     ...head,
     check(c: InvariantContext): readonly Finding[] {
       const ng = c.world.groups.length;
@@ -439,6 +478,8 @@ export function perGroup(
       return m.parts.result(m.global);
     },
   };
+  batchSpecs.set(inv, { kind: 'group', fn, global });
+  return inv;
 }
 
 /**

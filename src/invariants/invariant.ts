@@ -7,7 +7,7 @@
 import type { KernelEvent } from '../kernel/events.js';
 import type { SystemState } from '../model/state.js';
 import { Tx } from '../model/tx.js';
-import { FunctionBatch } from './incremental.js';
+import { CheckBatch } from './incremental.js';
 import type { IommuDriverName, World } from '../model/world.js';
 
 export interface InvariantContext {
@@ -53,46 +53,54 @@ export interface Violation {
 /** One invariant of a plan: checked on its own, or as checker j of a batch. */
 interface PlanEntry {
   readonly inv: Invariant;
-  readonly batch: FunctionBatch | null;
+  readonly batch: CheckBatch | null;
   readonly j: number;
 }
 
-/** How checkInvariants() checks a list for one driver: the invariants that apply, per-function ones in batches. */
+/** How checkInvariants() checks a list for one driver: the invariants that apply, per-function and per-group ones in batches. */
 interface Plan {
   readonly entries: readonly PlanEntry[];
-  readonly batches: readonly FunctionBatch[];
+  readonly batches: readonly CheckBatch[];
 }
 
 function makePlan(invariants: readonly Invariant[], driver: IommuDriverName): Plan {
   const entries: PlanEntry[] = [];
-  const batches: FunctionBatch[] = [];
+  const batches: CheckBatch[] = [];
   for (const inv of invariants) {
     if (inv.drivers !== undefined && !inv.drivers.includes(driver)) continue;
-    const spec = FunctionBatch.specOf(inv);
+    const spec = CheckBatch.specOf(inv);
     if (spec === undefined) {
       entries.push({ inv, batch: null, j: -1 });
       continue;
     }
-    let batch = batches.find((b) => b.when === spec.when);
-    if (batch === undefined) batches.push((batch = new FunctionBatch(spec.when)));
-    entries.push({ inv, batch, j: batch.add(spec.fn) });
+    const when = spec.kind === 'function' ? spec.when : undefined;
+    let batch = batches.find((b) => b.kind === spec.kind && b.when === when);
+    if (batch === undefined) batches.push((batch = new CheckBatch(spec.kind, when)));
+    entries.push({ inv, batch, j: batch.add(spec) });
   }
   return { entries, batches };
 }
 
-/** Plans per invariant list (and its length, should a caller grow it) and driver. */
-const plans = new WeakMap<readonly Invariant[], Map<string, Plan>>();
-let lastPlan: { invariants: readonly Invariant[]; key: string; plan: Plan } | null = null;
+/** Plans per invariant list and driver (the list's length is checked too, should a caller grow it). */
+const plans = new WeakMap<readonly Invariant[], Map<IommuDriverName, { length: number; plan: Plan }>>();
+let lastPlan: {
+  invariants: readonly Invariant[];
+  length: number;
+  driver: IommuDriverName;
+  plan: Plan;
+} | null = null;
 
 function planFor(invariants: readonly Invariant[], driver: IommuDriverName): Plan {
-  const key = `${driver}:${invariants.length}`;
-  if (lastPlan?.invariants === invariants && lastPlan.key === key) return lastPlan.plan;
-  let byKey = plans.get(invariants);
-  if (byKey === undefined) plans.set(invariants, (byKey = new Map()));
-  let plan = byKey.get(key);
-  if (plan === undefined) byKey.set(key, (plan = makePlan(invariants, driver)));
-  lastPlan = { invariants, key, plan };
-  return plan;
+  const length = invariants.length;
+  if (lastPlan?.invariants === invariants && lastPlan.length === length && lastPlan.driver === driver)
+    return lastPlan.plan;
+  let byDriver = plans.get(invariants);
+  if (byDriver === undefined) plans.set(invariants, (byDriver = new Map()));
+  let entry = byDriver.get(driver);
+  if (entry?.length !== length)
+    byDriver.set(driver, (entry = { length, plan: makePlan(invariants, driver) }));
+  lastPlan = { invariants, length, driver, plan: entry.plan };
+  return entry.plan;
 }
 
 /** Violations of `invariants` in `state`, plus one `warn:<site>` per WARN event of the step. */

@@ -358,10 +358,38 @@ export function recordHash(coll: Coll, index: number, rec: unknown): { hi: numbe
     chi = cres[0]!;
     clo = cres[1]!;
   }
+  return positioned(coll, index, chi, clo);
+}
+
+/** A content hash (chi, clo) mixed with a position, into the reused result object. */
+function positioned(coll: Coll, index: number, chi: number, clo: number): { hi: number; lo: number } {
   const pos = Math.imul(coll, 0x9e3779b1) ^ Math.imul(index + 1, 0x85ebca6b);
   out.hi = fmix(chi ^ pos);
   out.lo = fmix(clo ^ Math.imul(pos, 0xc2b2ae35) ^ 0x27d4eb2d);
   return out;
+}
+
+/**
+ * Content hashes of the records a rebase meets, by identity: a record that only moved to another
+ * position (the canonical renumbering moves domains) is hashed once, not at both positions.
+ */
+class ContentCache {
+  private readonly recs: object[] = [];
+  private readonly his: number[] = [];
+  private readonly los: number[] = [];
+
+  hash(coll: Coll, index: number, rec: unknown): { hi: number; lo: number } {
+    if (rec === null || typeof rec !== 'object') return recordHash(coll, index, rec);
+    const at = this.recs.indexOf(rec);
+    if (at >= 0) return positioned(coll, index, this.his[at]!, this.los[at]!);
+    recordContent(coll, rec);
+    const chi = cres[0]!;
+    const clo = cres[1]!;
+    this.recs.push(rec);
+    this.his.push(chi);
+    this.los.push(clo);
+    return positioned(coll, index, chi, clo);
+  }
 }
 
 function eachRecord(s: SystemState, fn: (coll: Coll, index: number, rec: unknown) => void): void {
@@ -434,15 +462,37 @@ export class FingerprintEditor {
       this.lo ^= x.lo;
     }
   }
+
+  /** replace(), with the content hashes looked up in (and added to) `cache`. */
+  replaceCached(cache: ContentCache, c: Coll, i: number, old: unknown, rec: unknown): void {
+    if (old !== undefined) {
+      const x = cache.hash(c, i, old);
+      this.hi ^= x.hi;
+      this.lo ^= x.lo;
+    }
+    if (rec !== undefined) {
+      const x = cache.hash(c, i, rec);
+      this.hi ^= x.hi;
+      this.lo ^= x.lo;
+    }
+  }
 }
 
-function rebaseArray(e: FingerprintEditor, c: Coll, from: readonly unknown[], to: readonly unknown[]): void {
+function rebaseArray(
+  e: FingerprintEditor,
+  c: Coll,
+  from: readonly unknown[],
+  to: readonly unknown[],
+  cache: ContentCache | null = null,
+): void {
   if (from === to) return;
   const n = Math.max(from.length, to.length);
   for (let i = 0; i < n; i++) {
     const a = i < from.length ? from[i] : undefined;
     const b = i < to.length ? to[i] : undefined;
-    if (a !== b) e.replace(c, i, a, b);
+    if (a === b) continue;
+    if (cache === null) e.replace(c, i, a, b);
+    else e.replaceCached(cache, c, i, a, b);
   }
 }
 
@@ -456,7 +506,7 @@ export function rebaseFingerprint(from: SystemState, to: SystemState): { hi: num
   rebaseArray(e, Coll.Dev, from.devs, to.devs);
   rebaseArray(e, Coll.Gdev, from.gdevs, to.gdevs);
   rebaseArray(e, Coll.Group, from.groups, to.groups);
-  rebaseArray(e, Coll.Domain, from.domains, to.domains);
+  rebaseArray(e, Coll.Domain, from.domains, to.domains, new ContentCache());
   rebaseArray(e, Coll.Master, from.masters, to.masters);
   if (from.drv !== to.drv) e.replace(Coll.Drv, 0, from.drv, to.drv);
   if (from.globalPasids !== to.globalPasids)

@@ -423,10 +423,9 @@ export class Tx implements PciCtx {
       const c = canonicalize(this.world, next);
       if (c.map !== null) {
         this.renumberEvents(c.map);
-        // Fingerprint the state as allocated, then move to the renumbered one: only the records
-        // the renumbering rewrote are hashed again.
-        this.incremental(b, next);
-        const h = rebaseFingerprint(next, c.state);
+        // From the base straight to the renumbered state: the positions whose record is not the
+        // same object are hashed (old and new), a domain that only moved once.
+        const h = rebaseFingerprint(b, c.state);
         const r = c.state;
         return {
           pci: r.pci,

@@ -259,7 +259,7 @@ class BatchMemo {
   }
   set(j: number, i: number, v: readonly Finding[] | null): void {
     const at = j * this.n + i;
-    const old = this.parts[at]!;
+    const old = this.parts[at] ?? null;
     if (old === null && v === null) return;
     if (old !== null) this.nonEmpty[j]!--;
     if (v !== null) this.nonEmpty[j]!++;
@@ -267,19 +267,19 @@ class BatchMemo {
     this.flat[j] = null;
   }
   setGlobal(j: number, v: readonly Finding[] | null): void {
-    if (this.global[j] === null && v === null) return;
+    if ((this.global[j] ?? null) === null && v === null) return;
     this.global[j] = v;
     this.flat[j] = null;
   }
   /** Checker j's findings: its global ones, then part by part. */
   findings(j: number): readonly Finding[] {
-    const g = this.global[j]!;
+    const g = this.global[j] ?? null;
     if (this.nonEmpty[j] === 0 && g === null) return NO_FINDINGS;
-    let out = this.flat[j]!;
+    let out = this.flat[j] ?? null;
     if (out === null) {
       const list: Finding[] = g === null ? [] : [...g];
       for (let i = 0; i < this.n; i++) {
-        const p = this.parts[j * this.n + i]!;
+        const p = this.parts[j * this.n + i] ?? null;
         if (p !== null) for (let x = 0; x < p.length; x++) list.push(p[x]!);
       }
       this.flat[j] = out = list;

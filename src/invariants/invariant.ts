@@ -95,7 +95,8 @@ function planFor(invariants: readonly Invariant[], driver: IommuDriverName): Pla
   if (lastPlan?.invariants === invariants && lastPlan.length === length && lastPlan.driver === driver)
     return lastPlan.plan;
   let byDriver = plans.get(invariants);
-  if (byDriver === undefined) plans.set(invariants, (byDriver = new Map()));
+  if (byDriver === undefined)
+    plans.set(invariants, (byDriver = new Map<IommuDriverName, { length: number; plan: Plan }>()));
   let entry = byDriver.get(driver);
   if (entry?.length !== length)
     byDriver.set(driver, (entry = { length, plan: makePlan(invariants, driver) }));

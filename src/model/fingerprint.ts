@@ -14,6 +14,7 @@ import type {
   Continuation,
   DeviceState,
   Domain,
+  DriverRecord,
   Group,
   GroupDev,
   SystemState,
@@ -167,7 +168,7 @@ export function contentHash(v: object): readonly number[] {
  * generic walk (for-in over records copied by spread measured slow in V8). A field added to one of
  * these records must be added here too; the fingerprint tests check these hashers against
  * contentHash() on every record of random walks. Driver records (masters, the global record, a
- * domain's drv) keep the generic walk: the driver defines them.
+ * domain's drv) are walked field by field (driverRecordInto): the driver defines them.
  */
 
 // The words of the record being hashed (nested values already reduced to two words each).
@@ -194,6 +195,51 @@ function numbersInto(v: readonly number[]): void {
     b = mix2(b, w);
   }
   finish(a, b, v.length + 1);
+}
+
+/**
+ * contentHash() of a driver record into cres: the same walk as contentInto() for the values a
+ * DriverRecord holds (numbers, booleans, strings, arrays of numbers), with arrays hashed by
+ * numbersInto(). Its own function, so its for-in meets only the driver's few record shapes (the
+ * generic walk meets every shape and runs V8's slow generic path).
+ */
+function driverRecordInto(o: DriverRecord): void {
+  let a = SEED1;
+  let b = SEED2;
+  let n = 0;
+  for (const key in o) {
+    const x = o[key];
+    if (typeof x === 'number') {
+      a = mix1(a, x);
+      b = mix2(b, x);
+      n++;
+    } else if (typeof x === 'boolean') {
+      const w = x ? 1 : 0;
+      a = mix1(a, w);
+      b = mix2(b, w);
+      n++;
+    } else if (Array.isArray(x) && allNumbers(x)) {
+      numbersInto(x);
+      const h = cres[0]!;
+      const l = cres[1]!;
+      a = mix1(mix1(a, h), l);
+      b = mix2(mix2(b, h), l);
+      n += 2;
+    } else {
+      const m = valueWords(x);
+      for (let k = 0; k < m; k++) {
+        a = mix1(a, vw[k]!);
+        b = mix2(b, vw[k]!);
+      }
+      n += m;
+    }
+  }
+  finish(a, b, n);
+}
+
+function allNumbers(x: readonly unknown[]): boolean {
+  for (let i = 0; i < x.length; i++) if (typeof x[i] !== 'number') return false;
+  return true;
 }
 
 function b01(x: boolean): number {
@@ -263,8 +309,8 @@ function hashGroup(r: Group): void {
 
 function hashDomain(r: Domain): void {
   const w = scratch;
-  // The driver's record first: the generic walk does not touch the scratch words.
-  contentInto(r.drv);
+  // The driver's record first: its walk does not touch the scratch words.
+  driverRecordInto(r.drv);
   w[9] = cres[0]!;
   w[10] = cres[1]!;
   numbersAt(1, r.pt);
@@ -332,6 +378,10 @@ function recordContent(c: Coll, rec: object): void {
       break;
     case Coll.Thread:
       hashThread(rec as ThreadState);
+      break;
+    case Coll.Master:
+    case Coll.Drv:
+      driverRecordInto(rec as DriverRecord);
       break;
     default:
       contentInto(rec);

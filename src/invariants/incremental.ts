@@ -18,7 +18,7 @@ import type { World } from '../model/world.js';
 import type { Finding, Invariant, InvariantContext } from './invariant.js';
 import { NO_FINDINGS } from './util.js';
 
-/** What changed between two states, for the incremental checkers. Valid until the next dirtySince() call. */
+/** What changed between two states, for the incremental checkers. Valid until dirtySince() is next called with another pair. */
 export interface Dirty {
   /** Everything is to be recomputed (no previous state, or a different shape). */
   readonly all: boolean;
@@ -68,27 +68,12 @@ function recordShallowEqual(a: DriverRecord, b: DriverRecord): boolean {
   return n === 0;
 }
 
-/** Buffers reused from one computation to the next (one world at a time, in practice). */
-interface Scratch {
-  world: World;
-  groupMark: Uint8Array;
-  fnList: Int32Array;
-  groupList: Int32Array;
-}
-let scratch: Scratch | null = null;
+/** A buffer reused from one computation to the next (one world at a time, in practice). */
+let groupMarkOf: { world: World; groupMark: Uint8Array } | null = null;
 
-function scratchFor(world: World): Scratch {
-  if (scratch?.world !== world) {
-    const n = world.infos.length;
-    const ng = world.groups.length;
-    scratch = {
-      world,
-      groupMark: new Uint8Array(ng),
-      fnList: new Int32Array(n),
-      groupList: new Int32Array(ng),
-    };
-  }
-  return scratch;
+function groupMarkFor(world: World): Uint8Array {
+  if (groupMarkOf?.world !== world) groupMarkOf = { world, groupMark: new Uint8Array(world.groups.length) };
+  return groupMarkOf.groupMark;
 }
 
 class DirtyImpl implements Dirty {
@@ -106,7 +91,6 @@ class DirtyImpl implements Dirty {
 function computeDirty(world: World, prev: SystemState | undefined, cur: SystemState, out: DirtyImpl): void {
   const n = world.infos.length;
   const ng = world.groups.length;
-  const sc = scratchFor(world);
   out.fnCount = 0;
   out.groupCount = 0;
   if (prev === undefined || prev.pci.length !== n || prev.domains.length !== cur.domains.length) {
@@ -118,7 +102,7 @@ function computeDirty(world: World, prev: SystemState | undefined, cur: SystemSt
     return;
   }
   out.all = false;
-  const groupMark = sc.groupMark;
+  const groupMark = groupMarkFor(world);
   const samePci = prev.pci === cur.pci;
   const sameGdevs = prev.gdevs === cur.gdevs;
   const sameMasters = prev.masters === cur.masters;
@@ -188,23 +172,207 @@ function computeDirty(world: World, prev: SystemState | undefined, cur: SystemSt
   out.globalPasids = prev.globalPasids !== cur.globalPasids;
 }
 
-/** The last (prev, cur) pair computed: every checker of a step shares it. */
-let last: { world: World; prev: SystemState | undefined; cur: SystemState; dirty: DirtyImpl } | null = null;
+/** A (prev, cur) pair computed, and what changed between them. */
+interface DirtyEntry {
+  world: World;
+  prev: SystemState | undefined;
+  cur: SystemState;
+  readonly dirty: DirtyImpl;
+}
+
+/**
+ * The last two pairs computed: every checker of a step shares them. Two, because the checkers that
+ * apply only at quiescent points remember the last quiescent state while the others remember the
+ * last state of all, so one step asks for two pairs, in alternation along the catalogue.
+ */
+let last: DirtyEntry | null = null;
+let other: DirtyEntry | null = null;
+
+function hit(e: DirtyEntry | null, world: World, prev: SystemState | undefined, cur: SystemState): boolean {
+  return e !== null && e.world === world && e.cur === cur && e.prev === prev;
+}
 
 /**
  * What changed from `prev` (the state an invariant last checked, or undefined) to `cur`. The
- * result is shared and overwritten by the next call with another pair: use it at once.
+ * result is shared and overwritten by a later call with another pair: use it at once.
  */
 export function dirtySince(world: World, prev: SystemState | undefined, cur: SystemState): Dirty {
-  if (last !== null && last.world === world && last.cur === cur && last.prev === prev) return last.dirty;
-  const sc = scratchFor(world);
-  const dirty = last?.world === world ? last.dirty : new DirtyImpl(sc.fnList, sc.groupList);
-  computeDirty(world, prev, cur, dirty);
-  last = { world, prev, cur, dirty };
-  return dirty;
+  if (hit(last, world, prev, cur)) return last!.dirty;
+  if (hit(other, world, prev, cur)) {
+    const e = other!;
+    other = last;
+    last = e;
+    return e.dirty;
+  }
+  // Reuse the older entry's buffers (the scratch lists are per entry, so the newer one stays valid).
+  let e = other;
+  if (e?.world !== world) {
+    const n = world.infos.length;
+    const ng = world.groups.length;
+    e = { world, prev, cur, dirty: new DirtyImpl(new Int32Array(n), new Int32Array(ng)) };
+  }
+  e.world = world;
+  e.prev = prev;
+  e.cur = cur;
+  computeDirty(world, prev, cur, e.dirty);
+  other = last;
+  last = e;
+  return e.dirty;
 }
 
 type InvariantHead = Omit<Invariant, 'check'>;
+
+/** A per-function checker: f's findings, or null when none (see perFunction()). */
+export type FunctionChecker = (c: InvariantContext, f: number) => Finding[] | null;
+/** A per-group checker: g's findings, or null when none (see perGroup()). */
+export type GroupChecker = (c: InvariantContext, g: number) => Finding[] | null;
+/** A checker of the global part of a perGroup() invariant. */
+export type GlobalChecker = (c: InvariantContext) => Finding[] | null;
+/** Whether an invariant applies to the state at all. */
+export type Applies = (c: InvariantContext) => boolean;
+
+/** How an invariant built here is checked, for CheckBatch. */
+export type BatchSpec =
+  | { readonly kind: 'function'; readonly fn: FunctionChecker; readonly when: Applies | undefined }
+  | { readonly kind: 'group'; readonly fn: GroupChecker; readonly global: GlobalChecker | undefined };
+
+/** The checker behind each invariant built by perFunction() or perGroup(). */
+const batchSpecs = new WeakMap<Invariant, BatchSpec>();
+
+/** Findings per (checker, part) of a batch at one state. */
+class BatchMemo {
+  /** parts[j * n + i]: checker j's findings for part i (function or group). */
+  readonly parts: (readonly Finding[] | null)[];
+  /** Per checker: how many parts have findings, its global findings, and the concatenation (null: stale). */
+  readonly nonEmpty: Int32Array;
+  readonly global: (readonly Finding[] | null)[];
+  readonly flat: (readonly Finding[] | null)[];
+  constructor(
+    k: number,
+    readonly n: number,
+    public state: SystemState,
+  ) {
+    this.parts = new Array<readonly Finding[] | null>(k * n).fill(null);
+    this.nonEmpty = new Int32Array(k);
+    this.global = new Array<readonly Finding[] | null>(k).fill(null);
+    this.flat = new Array<readonly Finding[] | null>(k).fill(NO_FINDINGS);
+  }
+  set(j: number, i: number, v: readonly Finding[] | null): void {
+    const at = j * this.n + i;
+    const old = this.parts[at] ?? null;
+    if (old === null && v === null) return;
+    if (old !== null) this.nonEmpty[j]!--;
+    if (v !== null) this.nonEmpty[j]!++;
+    this.parts[at] = v;
+    this.flat[j] = null;
+  }
+  setGlobal(j: number, v: readonly Finding[] | null): void {
+    if ((this.global[j] ?? null) === null && v === null) return;
+    this.global[j] = v;
+    this.flat[j] = null;
+  }
+  /** Checker j's findings: its global ones, then part by part. */
+  findings(j: number): readonly Finding[] {
+    const g = this.global[j] ?? null;
+    if (this.nonEmpty[j] === 0 && g === null) return NO_FINDINGS;
+    let out = this.flat[j] ?? null;
+    if (out === null) {
+      const list: Finding[] = g === null ? [] : [...g];
+      for (let i = 0; i < this.n; i++) {
+        const p = this.parts[j * this.n + i] ?? null;
+        if (p !== null) for (let x = 0; x < p.length; x++) list.push(p[x]!);
+      }
+      this.flat[j] = out = list;
+    }
+    return out;
+  }
+}
+
+/**
+ * Several invariants built by perFunction() with the same `when`, or by perGroup(), checked
+ * together: one look at what changed since the batch's last state, then every checker on each
+ * function (group) that changed. Each checker finds exactly what its invariant's own check() finds
+ * (the same checker on the same parts, concatenated in the same order); the batch only saves the
+ * per-invariant overhead. checkInvariants() builds batches of the list it is given.
+ */
+export class CheckBatch {
+  private readonly fns: ((c: InvariantContext, i: number) => Finding[] | null)[] = [];
+  private readonly globals: (GlobalChecker | undefined)[] = [];
+  private readonly memo = new WeakMap<World, BatchMemo>();
+  private lastWorld: World | null = null;
+  private current: BatchMemo | null = null;
+  /** Whether `when` held at the last update (when it does not, the batch's invariants find nothing). */
+  private active = false;
+
+  constructor(
+    readonly kind: 'function' | 'group',
+    readonly when: Applies | undefined,
+  ) {}
+
+  /** How an invariant built by perFunction() or perGroup() is checked, else undefined. */
+  static specOf(inv: Invariant): BatchSpec | undefined {
+    return batchSpecs.get(inv);
+  }
+
+  /** Adds the checker of an invariant of the batch's kind; returns its index. */
+  add(spec: BatchSpec): number {
+    this.fns.push(spec.fn);
+    this.globals.push(spec.kind === 'group' ? spec.global : undefined);
+    return this.fns.length - 1;
+  }
+
+  /** Brings the batch's findings up to the context's state. */
+  update(c: InvariantContext): void {
+    if (this.when !== undefined && !this.when(c)) {
+      this.active = false;
+      return;
+    }
+    this.active = true;
+    const fns = this.fns;
+    const k = fns.length;
+    const group = this.kind === 'group';
+    let m = this.lastWorld === c.world ? this.current : (this.memo.get(c.world) ?? null);
+    if (m === null) {
+      const n = group ? c.world.groups.length : c.world.infos.length;
+      m = new BatchMemo(k, n, c.state);
+      this.memo.set(c.world, m);
+      for (let i = 0; i < n; i++) for (let j = 0; j < k; j++) m.set(j, i, fns[j]!(c, i));
+      if (group) this.updateGlobals(c, m);
+    } else if (m.state !== c.state) {
+      const dirty = dirtySince(c.world, m.state, c.state);
+      if (!group) {
+        for (let x = 0; x < dirty.fnCount; x++) {
+          const f = dirty.fnList[x]!;
+          for (let j = 0; j < k; j++) m.set(j, f, fns[j]!(c, f));
+        }
+      } else if (dirty.globalPasids) {
+        // Group checkers read the global PASIDs too: all of them again.
+        for (let g = 0; g < m.n; g++) for (let j = 0; j < k; j++) m.set(j, g, fns[j]!(c, g));
+        this.updateGlobals(c, m);
+      } else {
+        for (let x = 0; x < dirty.groupCount; x++) {
+          const g = dirty.groupList[x]!;
+          for (let j = 0; j < k; j++) m.set(j, g, fns[j]!(c, g));
+        }
+      }
+      m.state = c.state;
+    }
+    this.lastWorld = c.world;
+    this.current = m;
+  }
+
+  private updateGlobals(c: InvariantContext, m: BatchMemo): void {
+    for (let j = 0; j < this.globals.length; j++) {
+      const global = this.globals[j];
+      if (global !== undefined) m.setGlobal(j, global(c));
+    }
+  }
+
+  /** Checker j's findings at the state of the last update(). */
+  findings(j: number): readonly Finding[] {
+    return this.active ? this.current!.findings(j) : NO_FINDINGS;
+  }
+}
 
 /** Findings per part (function or group), with their concatenation kept up to date. */
 class Parts {
@@ -243,16 +411,12 @@ class Parts {
  * must read only f's neighbourhood (see the file comment). `when(c)`, if given, says whether the
  * invariant applies to the state at all (e.g. only at quiescent points).
  */
-export function perFunction(
-  head: InvariantHead,
-  fn: (c: InvariantContext, f: number) => Finding[] | null,
-  when?: (c: InvariantContext) => boolean,
-): Invariant {
+export function perFunction(head: InvariantHead, fn: FunctionChecker, when?: Applies): Invariant {
   const memo = new WeakMap<World, Parts>();
   // The world checked last, and its memo: skips the WeakMap lookup on the hot path.
   let lastWorld: World | null = null;
   let lastMemo: Parts | undefined;
-  return {
+  const inv: Invariant = {
     ...head,
     check(c: InvariantContext): readonly Finding[] {
       if (when !== undefined && !when(c)) return NO_FINDINGS;
@@ -274,6 +438,8 @@ export function perFunction(
       return m.result();
     },
   };
+  batchSpecs.set(inv, { kind: 'function', fn, when });
+  return inv;
 }
 
 /**
@@ -281,16 +447,12 @@ export function perFunction(
  * neighbourhoods and the global PASIDs; `global(c)`, if given, reads only the global PASIDs and the
  * world.
  */
-export function perGroup(
-  head: InvariantHead,
-  fn: (c: InvariantContext, g: number) => Finding[] | null,
-  global?: (c: InvariantContext) => Finding[] | null,
-): Invariant {
+export function perGroup(head: InvariantHead, fn: GroupChecker, global?: GlobalChecker): Invariant {
   type GroupMemo = { parts: Parts; global: readonly Finding[] | null };
   const memo = new WeakMap<World, GroupMemo>();
   let lastWorld: World | null = null;
   let lastMemo: GroupMemo | undefined;
-  return {
+  const inv: Invariant = {
     ...head,
     check(c: InvariantContext): readonly Finding[] {
       const ng = c.world.groups.length;
@@ -316,6 +478,8 @@ export function perGroup(
       return m.parts.result(m.global);
     },
   };
+  batchSpecs.set(inv, { kind: 'group', fn, global });
+  return inv;
 }
 
 /**

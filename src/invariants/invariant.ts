@@ -7,6 +7,7 @@
 import type { KernelEvent } from '../kernel/events.js';
 import type { SystemState } from '../model/state.js';
 import { Tx } from '../model/tx.js';
+import { CheckBatch } from './incremental.js';
 import type { IommuDriverName, World } from '../model/world.js';
 
 export interface InvariantContext {
@@ -49,6 +50,60 @@ export interface Violation {
   readonly bdf?: string;
 }
 
+/** One invariant of a plan: checked on its own, or as checker j of a batch. */
+interface PlanEntry {
+  readonly inv: Invariant;
+  readonly batch: CheckBatch | null;
+  readonly j: number;
+}
+
+/** How checkInvariants() checks a list for one driver: the invariants that apply, per-function and per-group ones in batches. */
+interface Plan {
+  readonly entries: readonly PlanEntry[];
+  readonly batches: readonly CheckBatch[];
+}
+
+function makePlan(invariants: readonly Invariant[], driver: IommuDriverName): Plan {
+  const entries: PlanEntry[] = [];
+  const batches: CheckBatch[] = [];
+  for (const inv of invariants) {
+    if (inv.drivers !== undefined && !inv.drivers.includes(driver)) continue;
+    const spec = CheckBatch.specOf(inv);
+    if (spec === undefined) {
+      entries.push({ inv, batch: null, j: -1 });
+      continue;
+    }
+    const when = spec.kind === 'function' ? spec.when : undefined;
+    let batch = batches.find((b) => b.kind === spec.kind && b.when === when);
+    if (batch === undefined) batches.push((batch = new CheckBatch(spec.kind, when)));
+    entries.push({ inv, batch, j: batch.add(spec) });
+  }
+  return { entries, batches };
+}
+
+/** Plans per invariant list and driver (the list's length is checked too, should a caller grow it). */
+const plans = new WeakMap<readonly Invariant[], Map<IommuDriverName, { length: number; plan: Plan }>>();
+let lastPlan: {
+  invariants: readonly Invariant[];
+  length: number;
+  driver: IommuDriverName;
+  plan: Plan;
+} | null = null;
+
+function planFor(invariants: readonly Invariant[], driver: IommuDriverName): Plan {
+  const length = invariants.length;
+  if (lastPlan?.invariants === invariants && lastPlan.length === length && lastPlan.driver === driver)
+    return lastPlan.plan;
+  let byDriver = plans.get(invariants);
+  if (byDriver === undefined)
+    plans.set(invariants, (byDriver = new Map<IommuDriverName, { length: number; plan: Plan }>()));
+  let entry = byDriver.get(driver);
+  if (entry?.length !== length)
+    byDriver.set(driver, (entry = { length, plan: makePlan(invariants, driver) }));
+  lastPlan = { invariants, length, driver, plan: entry.plan };
+  return entry.plan;
+}
+
 /** Violations of `invariants` in `state`, plus one `warn:<site>` per WARN event of the step. */
 export function checkInvariants(
   world: World,
@@ -57,7 +112,10 @@ export function checkInvariants(
   invariants: readonly Invariant[],
 ): Violation[] {
   const out: Violation[] = [];
-  for (const ev of events) {
+  // Indexed loops throughout: this runs after every step of an exploration, and for-of over the
+  // frozen empty NO_FINDINGS array (what a holding invariant returns) takes V8's slow iterator path.
+  for (let i = 0; i < events.length; i++) {
+    const ev = events[i]!;
     if (ev.kind === 'warn') {
       out.push({
         id: `warn:${ev.site}`,
@@ -69,10 +127,15 @@ export function checkInvariants(
     }
   }
   const c: InvariantContext = { world, state, view: new Tx(world, state), events };
-  const driver = world.iommu.driver;
-  for (const inv of invariants) {
-    if (inv.drivers !== undefined && !inv.drivers.includes(driver)) continue;
-    for (const f of inv.check(c)) {
+  const plan = planFor(invariants, world.iommu.driver);
+  const batches = plan.batches;
+  for (let k = 0; k < batches.length; k++) batches[k]!.update(c);
+  const entries = plan.entries;
+  for (let k = 0; k < entries.length; k++) {
+    const { inv, batch, j } = entries[k]!;
+    const found = batch === null ? inv.check(c) : batch.findings(j);
+    for (let i = 0; i < found.length; i++) {
+      const f = found[i]!;
       out.push(
         f.bdf === undefined
           ? { id: inv.id, statement: inv.statement, source: inv.source, detail: f.detail }

@@ -14,6 +14,7 @@ import type {
   Continuation,
   DeviceState,
   Domain,
+  DriverRecord,
   Group,
   GroupDev,
   SystemState,
@@ -154,8 +155,7 @@ function contentInto(v: object): void {
 
 /**
  * The content hash of a record or array, as [hi, lo]. (Caching it per immutable record in a
- * WeakMap was measured slower: the ephemeron cost in GC outweighs the saved hashing. States keep
- * their records' hashes instead: see StateHashes.)
+ * WeakMap was measured slower: the ephemeron cost in GC outweighs the saved hashing.)
  */
 export function contentHash(v: object): readonly number[] {
   contentInto(v);
@@ -168,7 +168,7 @@ export function contentHash(v: object): readonly number[] {
  * generic walk (for-in over records copied by spread measured slow in V8). A field added to one of
  * these records must be added here too; the fingerprint tests check these hashers against
  * contentHash() on every record of random walks. Driver records (masters, the global record, a
- * domain's drv) keep the generic walk: the driver defines them.
+ * domain's drv) are walked field by field (driverRecordInto): the driver defines them.
  */
 
 // The words of the record being hashed (nested values already reduced to two words each).
@@ -195,6 +195,51 @@ function numbersInto(v: readonly number[]): void {
     b = mix2(b, w);
   }
   finish(a, b, v.length + 1);
+}
+
+/**
+ * contentHash() of a driver record into cres: the same walk as contentInto() for the values a
+ * DriverRecord holds (numbers, booleans, strings, arrays of numbers), with arrays hashed by
+ * numbersInto(). Its own function, so its for-in meets only the driver's few record shapes (the
+ * generic walk meets every shape and runs V8's slow generic path).
+ */
+function driverRecordInto(o: DriverRecord): void {
+  let a = SEED1;
+  let b = SEED2;
+  let n = 0;
+  for (const key in o) {
+    const x = o[key];
+    if (typeof x === 'number') {
+      a = mix1(a, x);
+      b = mix2(b, x);
+      n++;
+    } else if (typeof x === 'boolean') {
+      const w = x ? 1 : 0;
+      a = mix1(a, w);
+      b = mix2(b, w);
+      n++;
+    } else if (Array.isArray(x) && allNumbers(x)) {
+      numbersInto(x);
+      const h = cres[0]!;
+      const l = cres[1]!;
+      a = mix1(mix1(a, h), l);
+      b = mix2(mix2(b, h), l);
+      n += 2;
+    } else {
+      const m = valueWords(x);
+      for (let k = 0; k < m; k++) {
+        a = mix1(a, vw[k]!);
+        b = mix2(b, vw[k]!);
+      }
+      n += m;
+    }
+  }
+  finish(a, b, n);
+}
+
+function allNumbers(x: readonly unknown[]): boolean {
+  for (let i = 0; i < x.length; i++) if (typeof x[i] !== 'number') return false;
+  return true;
 }
 
 function b01(x: boolean): number {
@@ -264,8 +309,8 @@ function hashGroup(r: Group): void {
 
 function hashDomain(r: Domain): void {
   const w = scratch;
-  // The driver's record first: the generic walk does not touch the scratch words.
-  contentInto(r.drv);
+  // The driver's record first: its walk does not touch the scratch words.
+  driverRecordInto(r.drv);
   w[9] = cres[0]!;
   w[10] = cres[1]!;
   numbersAt(1, r.pt);
@@ -334,6 +379,10 @@ function recordContent(c: Coll, rec: object): void {
     case Coll.Thread:
       hashThread(rec as ThreadState);
       break;
+    case Coll.Master:
+    case Coll.Drv:
+      driverRecordInto(rec as DriverRecord);
+      break;
     default:
       contentInto(rec);
   }
@@ -359,10 +408,38 @@ export function recordHash(coll: Coll, index: number, rec: unknown): { hi: numbe
     chi = cres[0]!;
     clo = cres[1]!;
   }
+  return positioned(coll, index, chi, clo);
+}
+
+/** A content hash (chi, clo) mixed with a position, into the reused result object. */
+function positioned(coll: Coll, index: number, chi: number, clo: number): { hi: number; lo: number } {
   const pos = Math.imul(coll, 0x9e3779b1) ^ Math.imul(index + 1, 0x85ebca6b);
   out.hi = fmix(chi ^ pos);
   out.lo = fmix(clo ^ Math.imul(pos, 0xc2b2ae35) ^ 0x27d4eb2d);
   return out;
+}
+
+/**
+ * Content hashes of the records a rebase meets, by identity: a record that only moved to another
+ * position (the canonical renumbering moves domains) is hashed once, not at both positions.
+ */
+class ContentCache {
+  private readonly recs: object[] = [];
+  private readonly his: number[] = [];
+  private readonly los: number[] = [];
+
+  hash(coll: Coll, index: number, rec: unknown): { hi: number; lo: number } {
+    if (rec === null || typeof rec !== 'object') return recordHash(coll, index, rec);
+    const at = this.recs.indexOf(rec);
+    if (at >= 0) return positioned(coll, index, this.his[at]!, this.los[at]!);
+    recordContent(coll, rec);
+    const chi = cres[0]!;
+    const clo = cres[1]!;
+    this.recs.push(rec);
+    this.his.push(chi);
+    this.los.push(clo);
+    return positioned(coll, index, chi, clo);
+  }
 }
 
 function eachRecord(s: SystemState, fn: (coll: Coll, index: number, rec: unknown) => void): void {
@@ -408,155 +485,96 @@ export function fingerprintFull(s: SystemState): { hi: number; lo: number } {
 }
 
 /**
- * The record hashes behind a state's fingerprint, kept with the state so that a transition that
- * replaces a record looks its old hash up instead of hashing the old record again. Indexed by
- * Coll, then by chunk of HASH_CHUNK positions: hashes[c][i >> 3][2 * (i & 7)] and [... + 1] are the
- * hi and lo halves of position i's record hash (Mem: per page; Drv, GlobalPasids, Faults: one
- * position). Chunks keep the copy a transition makes small; plain arrays, because typed arrays
- * this small cost more to allocate and collect. Never mutated once a state holds it (Tx.commit
- * copies what it changes).
+ * A fingerprint being moved from one state to another, position by position: XOR out the hash of
+ * the record a position held and XOR in the hash of the record it holds now. States keep no record
+ * hashes: the old record is hashed again. (Keeping every record's hash with the state, in chunked
+ * arrays copied on write, measured slower: the copies, and the garbage collector moving them with
+ * every state a search keeps, cost more than hashing the few records a step replaces.)
  */
-export type StateHashes = readonly (readonly (readonly number[])[])[];
-
-/** Positions per chunk of StateHashes (a power of two: index >> HASH_CHUNK_SHIFT). */
-export const HASH_CHUNK_SHIFT = 3;
-export const HASH_CHUNK = 1 << HASH_CHUNK_SHIFT;
-
-/** Number of Coll tags + 1 (index 0 is unused). */
-export const COLL_SLOTS = 12;
-
-/** The record hashes and fingerprint of a state, from scratch. */
-export function hashesFull(s: SystemState): { hashes: StateHashes; hi: number; lo: number } {
-  const hashes: number[][][] = [];
-  for (let c = 0; c < COLL_SLOTS; c++) hashes.push([]);
-  let hi = 0;
-  let lo = 0;
-  eachRecord(s, (c, i, r) => {
-    const x = recordHash(c, i, r);
-    const outer = hashes[c]!;
-    const k = i >> HASH_CHUNK_SHIFT;
-    while (outer.length <= k) outer.push([]);
-    // Positions come in order, so each chunk is built by push (and stays a packed array).
-    outer[k]!.push(x.hi, x.lo);
-    hi ^= x.hi;
-    lo ^= x.lo;
-  });
-  return { hashes, hi: hi >>> 0, lo: lo >>> 0 };
-}
-
-/**
- * Edits a state's record hashes and fingerprint, copying on write (the base's hashes stay as they
- * are): replace() rehashes one position, truncate() drops positions from the end.
- */
-export class HashEditor {
-  private readonly hashes: number[][][];
-  /** Bit c: hashes[c] (the chunk list) is this editor's own copy. */
-  private ownOuter = 0;
-  private readonly ownChunks: number[][] = [];
+export class FingerprintEditor {
   hi: number;
   lo: number;
-
-  constructor(base: StateHashes, hi: number, lo: number) {
-    this.hashes = base.slice() as number[][][];
+  constructor(hi: number, lo: number) {
     this.hi = hi;
     this.lo = lo;
   }
 
-  private outer(c: Coll): number[][] {
-    let outer = this.hashes[c]!;
-    if ((this.ownOuter & (1 << c)) === 0) {
-      this.hashes[c] = outer = outer.slice();
-      this.ownOuter |= 1 << c;
+  /** Position i of collection c held `old` (undefined: it did not exist) and now holds `rec` (undefined: gone). */
+  replace(c: Coll, i: number, old: unknown, rec: unknown): void {
+    if (old !== undefined) {
+      const x = recordHash(c, i, old);
+      this.hi ^= x.hi;
+      this.lo ^= x.lo;
     }
-    return outer;
+    if (rec !== undefined) {
+      const x = recordHash(c, i, rec);
+      this.hi ^= x.hi;
+      this.lo ^= x.lo;
+    }
   }
 
-  private chunk(outer: number[][], k: number): number[] {
-    while (outer.length <= k) outer.push([]);
-    let chunk = outer[k]!;
-    if (!this.ownChunks.includes(chunk)) {
-      outer[k] = chunk = chunk.slice();
-      this.ownChunks.push(chunk);
+  /** replace(), with the content hashes looked up in (and added to) `cache`. */
+  replaceCached(cache: ContentCache, c: Coll, i: number, old: unknown, rec: unknown): void {
+    if (old !== undefined) {
+      const x = cache.hash(c, i, old);
+      this.hi ^= x.hi;
+      this.lo ^= x.lo;
     }
-    return chunk;
-  }
-
-  /** Position i of collection c now holds `rec`; `hadOld`: it held a record before (else it is new). */
-  replace(c: Coll, i: number, hadOld: boolean, rec: unknown): void {
-    const a = this.chunk(this.outer(c), i >> HASH_CHUNK_SHIFT);
-    const j = 2 * (i & (HASH_CHUNK - 1));
-    if (hadOld) {
-      this.hi ^= a[j]!;
-      this.lo ^= a[j + 1]!;
+    if (rec !== undefined) {
+      const x = cache.hash(c, i, rec);
+      this.hi ^= x.hi;
+      this.lo ^= x.lo;
     }
-    while (a.length < j) a.push(0);
-    const n = recordHash(c, i, rec);
-    a[j] = n.hi;
-    a[j + 1] = n.lo;
-    this.hi ^= n.hi;
-    this.lo ^= n.lo;
-  }
-
-  /** Collection c keeps only its first n positions (from `had`). */
-  truncate(c: Coll, had: number, n: number): void {
-    if (n >= had) return;
-    const outer = this.outer(c);
-    for (let i = n; i < had; i++) {
-      const a = outer[i >> HASH_CHUNK_SHIFT]!;
-      const j = 2 * (i & (HASH_CHUNK - 1));
-      this.hi ^= a[j]!;
-      this.lo ^= a[j + 1]!;
-    }
-    outer.length = (n + HASH_CHUNK - 1) >> HASH_CHUNK_SHIFT;
-    const rest = n & (HASH_CHUNK - 1);
-    if (rest !== 0) outer[outer.length - 1] = outer[outer.length - 1]!.slice(0, 2 * rest);
-  }
-
-  result(): StateHashes {
-    return this.hashes;
   }
 }
 
-function rebaseArray(e: HashEditor, c: Coll, from: readonly unknown[], to: readonly unknown[]): void {
+function rebaseArray(
+  e: FingerprintEditor,
+  c: Coll,
+  from: readonly unknown[],
+  to: readonly unknown[],
+  cache: ContentCache | null = null,
+): void {
   if (from === to) return;
-  const n = Math.min(from.length, to.length);
-  for (let i = 0; i < n; i++) if (from[i] !== to[i]) e.replace(c, i, true, to[i]);
-  for (let i = n; i < to.length; i++) e.replace(c, i, false, to[i]);
-  e.truncate(c, from.length, to.length);
+  const n = Math.max(from.length, to.length);
+  for (let i = 0; i < n; i++) {
+    const a = i < from.length ? from[i] : undefined;
+    const b = i < to.length ? to[i] : undefined;
+    if (a === b) continue;
+    if (cache === null) e.replace(c, i, a, b);
+    else e.replaceCached(cache, c, i, a, b);
+  }
 }
 
 /**
- * The fingerprint and record hashes of `to` from those of `from` (which must hold them), rehashing
- * only the positions whose record is not the same object: for a state rewritten from another, as
- * the canonical renumbering of domains does.
+ * The fingerprint of `to` from that of `from`, rehashing only the positions whose record is not
+ * the same object: for a state rewritten from another, as the canonical renumbering of domains does.
  */
-export function rebaseHashes(
-  from: SystemState,
-  to: SystemState,
-): { hashes: StateHashes; hi: number; lo: number } {
-  const e = new HashEditor(from.hashes ?? hashesFull(from).hashes, from.fpHi, from.fpLo);
+export function rebaseFingerprint(from: SystemState, to: SystemState): { hi: number; lo: number } {
+  const e = new FingerprintEditor(from.fpHi, from.fpLo);
   rebaseArray(e, Coll.Pci, from.pci, to.pci);
   rebaseArray(e, Coll.Dev, from.devs, to.devs);
   rebaseArray(e, Coll.Gdev, from.gdevs, to.gdevs);
   rebaseArray(e, Coll.Group, from.groups, to.groups);
-  rebaseArray(e, Coll.Domain, from.domains, to.domains);
+  rebaseArray(e, Coll.Domain, from.domains, to.domains, new ContentCache());
   rebaseArray(e, Coll.Master, from.masters, to.masters);
-  if (from.drv !== to.drv) e.replace(Coll.Drv, 0, true, to.drv);
-  if (from.globalPasids !== to.globalPasids) e.replace(Coll.GlobalPasids, 0, true, to.globalPasids);
+  if (from.drv !== to.drv) e.replace(Coll.Drv, 0, from.drv, to.drv);
+  if (from.globalPasids !== to.globalPasids)
+    e.replace(Coll.GlobalPasids, 0, from.globalPasids, to.globalPasids);
   if (from.mem !== to.mem) rebaseArray(e, Coll.Mem, from.mem.pages, to.mem.pages);
   rebaseArray(e, Coll.Thread, from.threads, to.threads);
-  if (from.faults !== to.faults) e.replace(Coll.Faults, 0, true, to.faults);
-  return { hashes: e.result(), hi: e.hi >>> 0, lo: e.lo >>> 0 };
+  if (from.faults !== to.faults) e.replace(Coll.Faults, 0, from.faults, to.faults);
+  return { hi: e.hi >>> 0, lo: e.lo >>> 0 };
 }
 
 export function withFingerprint<T extends SystemState>(s: T): T {
-  const h = hashesFull(s);
-  return { ...s, fpHi: h.hi, fpLo: h.lo, hashes: h.hashes };
+  const h = fingerprintFull(s);
+  return { ...s, fpHi: h.hi, fpLo: h.lo };
 }
 
 /** Structural equality of two states (fingerprints first, then every record). */
 export function statesEqual(a: SystemState, b: SystemState): boolean {
   if (a.fpHi !== b.fpHi || a.fpLo !== b.fpLo) return false;
-  const strip = { fpHi: 0, fpLo: 0, hashes: undefined };
+  const strip = { fpHi: 0, fpLo: 0 };
   return JSON.stringify({ ...a, ...strip }) === JSON.stringify({ ...b, ...strip });
 }

@@ -10,7 +10,6 @@
  */
 import type { PciDev } from '../pci/pci-dev.js';
 import type { DomainType } from '../iommu/domain-type.js';
-import type { StateHashes } from './fingerprint.js';
 
 /** One IOMMU domain (struct iommu_domain plus the driver's private part). */
 export interface Domain {
@@ -153,9 +152,4 @@ export interface SystemState {
   /** The 64-bit fingerprint, maintained incrementally by Tx.commit (fingerprint.ts). */
   readonly fpHi: number;
   readonly fpLo: number;
-  /**
-   * The record hashes the fingerprint is made of (fingerprint.ts), kept by Tx.commit; absent on a
-   * state built by hand, where the next commit computes them.
-   */
-  readonly hashes?: StateHashes;
 }

@@ -143,8 +143,26 @@ export function newPciDev(): PciDev {
   };
 }
 
+/** A copy, field by field in newPciDev()'s order (faster than a spread on the model's hot path). */
 export function clonePciDev(d: Readonly<PciDev>): PciDev {
-  return { ...d };
+  return {
+    atsCap: d.atsCap,
+    noAts: d.noAts,
+    atsEnabled: d.atsEnabled,
+    atsStu: d.atsStu,
+    atsCtrl: d.atsCtrl,
+    priCap: d.priCap,
+    priEnabled: d.priEnabled,
+    priReqsAlloc: d.priReqsAlloc,
+    priCtrl: d.priCtrl,
+    priAllocReq: d.priAllocReq,
+    priStopped: d.priStopped,
+    pasidRequired: d.pasidRequired,
+    pasidCap: d.pasidCap,
+    pasidEnabled: d.pasidEnabled,
+    pasidFeatures: d.pasidFeatures,
+    pasidCtrl: d.pasidCtrl,
+  };
 }
 
 /** The simplest PciCtx: arrays mutated in place, events collected in order. */

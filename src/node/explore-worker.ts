@@ -46,15 +46,16 @@ import {
 } from './explore-workers.js';
 
 async function main(init: WorkerInit): Promise<void> {
+  const t0 = nowMs();
   const mod = (await import(init.ref.module)) as Record<string, unknown>;
   const factory = mod[init.ref.factory];
   if (typeof factory !== 'function')
-    throw new Error(`worker: ${init.ref.module} exports no ${init.ref.factory}`);
+    throw new Error(`worker: ${init.ref.module} exports no function ${init.ref.factory}`);
   const model = await (factory as (p: unknown) => Model<unknown> | Promise<Model<unknown>>)(init.ref.params);
-  search(init, model);
+  search(init, model, nowMs() - t0);
 }
 
-function search<S>(init: WorkerInit, model: Model<S>): void {
+function search<S>(init: WorkerInit, model: Model<S>, loadMs: number): void {
   const { me, workers: N, control, peers } = init;
   const codec = model.codec;
   const transfer = model.transfer;
@@ -82,6 +83,7 @@ function search<S>(init: WorkerInit, model: Model<S>): void {
   let sent = 0;
   let received = 0;
   let waitMs = 0;
+  let moveMs = 0;
 
   const stopped = (): boolean => Atomics.load(ctrl, CTRL_STOP) !== 0;
   const wake = (j: number): void => {
@@ -195,6 +197,7 @@ function search<S>(init: WorkerInit, model: Model<S>): void {
 
   /** Sends `count` states from the queue's tail to worker `to`. */
   const sendStates = (to: number, count: number): void => {
+    const t0 = nowMs();
     if (codec) {
       const E = 1 + codec.words;
       const buf = new Uint32Array(count * E);
@@ -215,10 +218,12 @@ function search<S>(init: WorkerInit, model: Model<S>): void {
     }
     sent += count;
     wake(to);
+    moveMs += nowMs() - t0;
   };
 
   /** Takes in the states peers sent; returns how many. */
   const receiveStates = (): number => {
+    const t0 = nowMs();
     let n = 0;
     for (let j = 0; j < N; j++) {
       if (j === me) continue;
@@ -240,6 +245,7 @@ function search<S>(init: WorkerInit, model: Model<S>): void {
       }
     }
     received += n;
+    moveMs += nowMs() - t0;
     return n;
   };
 
@@ -322,7 +328,15 @@ function search<S>(init: WorkerInit, model: Model<S>): void {
     fresh: Array.from(fresh),
     found,
     violated: [...violated],
-    stats: { sent, received, pauses, waitMs: Math.round(waitMs), levels: depth },
+    stats: {
+      sent,
+      received,
+      pauses,
+      loadMs: Math.round(loadMs),
+      waitMs: Math.round(waitMs),
+      moveMs: Math.round(moveMs),
+      levels: depth,
+    },
   });
   queue.clear();
 

@@ -168,6 +168,11 @@ export interface WorkerExploreOptions extends Omit<
   readonly workers?: number;
   /** Override the worker script (a URL); by default the built entry, or the tsx shim under tsx. */
   readonly workerUrl?: URL;
+  /**
+   * This thread's copy of the model `ref` names, when the caller already has one (it rebuilds the
+   * counterexamples); by default it is loaded from `ref`.
+   */
+  readonly model?: Model<unknown>;
 }
 
 /**
@@ -228,7 +233,7 @@ export async function exploreWithWorkers(
   const N = options.workers ?? 2;
   if (!Number.isInteger(N) || N < 1 || N > MAX_WORKERS)
     throw new Error(`workers: ${N} is not in 1..${MAX_WORKERS}`);
-  const model = await loadModel(ref);
+  const model = options.model ?? (await loadModel(ref));
   if (!model.codec && !model.transfer)
     throw new Error(`workers: model ${model.name} has neither a codec nor a transfer`);
   const t0 = nowMs();

@@ -79,5 +79,5 @@ export function exploreScenarioOnWorkers(
     ...(overrides === undefined ? {} : { overrides }),
     ...(invariants === undefined ? {} : { invariants: invariants.map((i) => i.id) }),
   });
-  return exploreScenarioWith(bound, opts, () => exploreWithWorkers(ref, { ...limits, workers }));
+  return exploreScenarioWith(bound, opts, (model) => exploreWithWorkers(ref, { ...limits, workers, model }));
 }

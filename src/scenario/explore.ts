@@ -180,11 +180,11 @@ export function exploreScenario(
 export async function exploreScenarioWith(
   bound: BoundScenario,
   opts: ScenarioExploreOptions,
-  search: () => Promise<ExploreResult<unknown>>,
+  search: (model: KernelModel) => Promise<ExploreResult<unknown>>,
 ): Promise<ScenarioExploreResult> {
   // The setup first: its bad input is reported before a search starts.
   const x = prepareExploration(bound, opts);
-  const found = await search();
+  const found = await search(x.model);
   const model = x.model;
   const violations = found.violations.map((v) => {
     const actions = v.trace.slice(1).map((t) => t.action!);

@@ -39,11 +39,18 @@ import {
   COUNT_BATCH,
   CTRL_BUDGET,
   CTRL_COUNT,
+  CTRL_DONE,
   CTRL_GROW,
   CTRL_GROW_AT,
+  CTRL_HUNGRY,
   CTRL_STOP,
   STOP_CODES,
 } from './explore-workers.js';
+
+/** Expansions between two looks at the peers' requests for states. */
+const SHARE_EVERY = 16;
+/** Fewer states than this are not worth sending to a peer within a level. */
+const MIN_SHARE = 2;
 
 async function main(init: WorkerInit): Promise<void> {
   const t0 = nowMs();
@@ -84,6 +91,8 @@ function search<S>(init: WorkerInit, model: Model<S>, loadMs: number): void {
   let received = 0;
   let waitMs = 0;
   let moveMs = 0;
+  let busyMs = 0;
+  let shared = 0;
 
   const stopped = (): boolean => Atomics.load(ctrl, CTRL_STOP) !== 0;
   const wake = (j: number): void => {
@@ -195,33 +204,49 @@ function search<S>(init: WorkerInit, model: Model<S>, loadMs: number): void {
     if (m) throw new Error(`worker ${me}: unexpected ${m.t} while paused`);
   };
 
-  /** Sends `count` states from the queue's tail to worker `to`. */
-  const sendStates = (to: number, count: number): void => {
+  /**
+   * Sends `count` states to worker `to`: from the queue's tail to even out the queues at a barrier,
+   * or (`share`) from its head, states of the level being expanded, to a worker that ran out.
+   */
+  const sendStates = (to: number, count: number, share: boolean): void => {
     const t0 = nowMs();
+    const next = (): S => (share ? queue.shift() : queue.pop());
     if (codec) {
       const E = 1 + codec.words;
       const buf = new Uint32Array(count * E);
       for (let k = 0, at = 0; k < count; k++, at += E) {
-        const s = queue.pop();
+        const s = next();
         buf[at] = queue.tag0;
         codec.encode(s, buf, at + 1);
       }
-      peers[to]!.postMessage({ t: 'words', buf: buf.buffer, n: count } satisfies PeerMessage, [buf.buffer]);
+      peers[to]!.postMessage({ t: 'words', buf: buf.buffer, n: count, share } satisfies PeerMessage, [
+        buf.buffer,
+      ]);
     } else {
       const gids: number[] = [];
       const values: unknown[] = [];
       for (let k = 0; k < count; k++) {
-        values.push(transfer!.pack(queue.pop()));
+        values.push(transfer!.pack(next()));
         gids.push(queue.tag0);
       }
-      peers[to]!.postMessage({ t: 'values', gids, values } satisfies PeerMessage);
+      peers[to]!.postMessage({ t: 'values', gids, values, share } satisfies PeerMessage);
     }
     sent += count;
     wake(to);
     moveMs += nowMs() - t0;
   };
 
-  /** Takes in the states peers sent; returns how many. */
+  /** States of the current level a peer gave this worker, with their global ids, to expand at once. */
+  const given: S[] = [];
+  const givenGids: number[] = [];
+  const take = (s: S, gid: number, share: boolean): void => {
+    if (share) {
+      given.push(s);
+      givenGids.push(gid);
+    } else if (!queue.push(s, gid, 0)) setStop('memory');
+  };
+
+  /** Takes in the states peers sent (queued, or kept in `given` when shared); returns how many. */
   const receiveStates = (): number => {
     const t0 = nowMs();
     let n = 0;
@@ -234,12 +259,10 @@ function search<S>(init: WorkerInit, model: Model<S>, loadMs: number): void {
         if (m.t === 'words') {
           const buf = new Uint32Array(m.buf);
           const E = 1 + codec!.words;
-          for (let k = 0, at = 0; k < m.n; k++, at += E)
-            if (!queue.push(codec!.decode(buf, at + 1), buf[at]!, 0)) setStop('memory');
+          for (let k = 0, at = 0; k < m.n; k++, at += E) take(codec!.decode(buf, at + 1), buf[at]!, m.share);
           n += m.n;
         } else {
-          for (let k = 0; k < m.values.length; k++)
-            if (!queue.push(transfer!.unpack(m.values[k]), m.gids[k]!, 0)) setStop('memory');
+          for (let k = 0; k < m.values.length; k++) take(transfer!.unpack(m.values[k]), m.gids[k]!, m.share);
           n += m.values.length;
         }
       }
@@ -247,6 +270,35 @@ function search<S>(init: WorkerInit, model: Model<S>, loadMs: number): void {
     received += n;
     moveMs += nowMs() - t0;
     return n;
+  };
+
+  /** Expands one state of the current level (global id `gid`). */
+  const expand = (s: S, gid: number): void => {
+    parentGid = gid;
+    model.successors(s, emit);
+    safePoint();
+    if (++ticks >= CLOCK_EVERY) {
+      ticks = 0;
+      const now = nowMs();
+      if (now - lastProgress >= init.progressPeriodMs) {
+        lastProgress = now;
+        report({ t: 'progress', me, states: trace.size, transitions, queue: queue.size, depth });
+      }
+    }
+  };
+
+  /** Gives half of the level's `left` states to one peer that ran out; returns how many. */
+  const shareWithHungry = (left: number): number => {
+    const n = left >> 1;
+    if (n < MIN_SHARE) return 0;
+    for (let j = 0; j < N; j++) {
+      if (j === me || Atomics.load(ctrl, CTRL_HUNGRY + j) === 0) continue;
+      if (Atomics.compareExchange(ctrl, CTRL_HUNGRY + j, 1, 0) !== 1) continue;
+      sendStates(j, n, true);
+      shared += n;
+      return n;
+    }
+    return 0;
   };
 
   // Roots: worker 0 stores the initial states (depth 0).
@@ -271,7 +323,7 @@ function search<S>(init: WorkerInit, model: Model<S>, loadMs: number): void {
   });
   let cmd = idle(() => false) ?? ({ t: 'stop' } as const);
   while (cmd.t === 'go' && !stopped()) {
-    for (const x of cmd.send) sendStates(x.to, x.count);
+    for (const x of cmd.send) sendStates(x.to, x.count, false);
     let want = cmd.recv;
     if (want > 0) {
       const m = idle(
@@ -283,21 +335,50 @@ function search<S>(init: WorkerInit, model: Model<S>, loadMs: number): void {
       if (m) throw new Error(`worker ${me}: unexpected ${m.t} while taking in states`);
       if (stopped()) break;
     }
-    const levelSize = queue.size;
-    for (let k = 0; k < levelSize; k++) {
+    // The states of this level are the first `left` of the queue; successors go behind them.
+    let left = queue.size;
+    const tl = nowMs();
+    let sinceShare = 0;
+    while (left > 0) {
       if (stopped()) break;
       const s = queue.shift();
-      parentGid = queue.tag0;
-      model.successors(s, emit);
-      safePoint();
-      if (++ticks >= CLOCK_EVERY) {
-        ticks = 0;
-        const now = nowMs();
-        if (now - lastProgress >= init.progressPeriodMs) {
-          lastProgress = now;
-          report({ t: 'progress', me, states: trace.size, transitions, queue: queue.size, depth });
-        }
+      left--;
+      expand(s, queue.tag0);
+      if (++sinceShare >= SHARE_EVERY) {
+        sinceShare = 0;
+        left -= shareWithHungry(left);
       }
+    }
+    busyMs += nowMs() - tl;
+    // Own states done: say so, then help peers that still have some until every peer is done too.
+    Atomics.store(ctrl, CTRL_DONE + me, depth + 1);
+    for (let j = 0; j < N; j++) if (j !== me) wake(j);
+    const allDone = (): boolean => {
+      for (let j = 0; j < N; j++) if (j !== me && Atomics.load(ctrl, CTRL_DONE + j) <= depth) return false;
+      return true;
+    };
+    while (!stopped()) {
+      if (given.length === 0) {
+        // A peer that gave states stored them before its done flag: take them in after seeing it.
+        if (allDone() && receiveStates() === 0) break;
+      }
+      if (given.length === 0) {
+        Atomics.store(ctrl, CTRL_HUNGRY + me, 1);
+        const m = idle(
+          () => given.length > 0 || allDone(),
+          () => {
+            receiveStates();
+          },
+        );
+        Atomics.store(ctrl, CTRL_HUNGRY + me, 0);
+        if (m) throw new Error(`worker ${me}: unexpected ${m.t} while asking for states`);
+        continue;
+      }
+      const th = nowMs();
+      for (let k = 0; k < given.length && !stopped(); k++) expand(given[k]!, givenGids[k]!);
+      given.length = 0;
+      givenGids.length = 0;
+      busyMs += nowMs() - th;
     }
     publish(false);
     if (stopped()) break;
@@ -335,6 +416,8 @@ function search<S>(init: WorkerInit, model: Model<S>, loadMs: number): void {
       loadMs: Math.round(loadMs),
       waitMs: Math.round(waitMs),
       moveMs: Math.round(moveMs),
+      busyMs: Math.round(busyMs),
+      shared,
       levels: depth,
     },
   });

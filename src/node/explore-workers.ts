@@ -28,13 +28,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { MessagePort } from 'node:worker_threads';
 import { MessageChannel, Worker } from 'node:worker_threads';
-import {
-  DEFAULT_MEMORY_BUDGET,
-  nowMs,
-  PROGRESS_PERIOD_MS,
-  SHARED_BUDGET_WORDS,
-  SharedMemoryBudget,
-} from '../explore/limits.js';
+import { DEFAULT_MEMORY_BUDGET, nowMs, PROGRESS_PERIOD_MS, SharedMemoryBudget } from '../explore/limits.js';
 import type { StopReason } from '../explore/limits.js';
 import type { Model, ModelRef } from '../explore/model.js';
 import type { ExploreOptions } from '../explore/options.js';
@@ -58,12 +52,18 @@ export const CTRL_GROW = MAX_WORKERS + 32;
 export const CTRL_GROW_AT = MAX_WORKERS + 33;
 /** The shared memory budget's words (KiB in use, peak). */
 export const CTRL_BUDGET = MAX_WORKERS + 48;
-const CTRL_WORDS = CTRL_BUDGET + SHARED_BUDGET_WORDS + 14;
+/** Per worker: 1 while it has run out of states of the level and asks a peer for some of theirs. */
+export const CTRL_HUNGRY = CTRL_BUDGET + 16;
+/** Per worker: the number of levels whose own states it has expanded (depth + 1 after level depth). */
+export const CTRL_DONE = CTRL_HUNGRY + MAX_WORKERS;
+const CTRL_WORDS = CTRL_DONE + MAX_WORKERS;
 /** Workers add to the shared stored count in batches of this many states. */
 export const COUNT_BATCH = 64;
 /** The table grows past this load, and never passes the hard one. */
 const GROW_LOAD = 0.75;
 const HARD_LOAD = 0.9;
+/** The table starts at 2^20 slots (8 MiB: fewer stop-the-world growths), or less within a small budget. */
+const START_TABLE_BITS = 20;
 const MIN_TABLE_BITS = 16;
 const MAX_TABLE_BITS = 30;
 
@@ -115,11 +115,14 @@ export interface Transfer {
 }
 
 /**
- * Between workers, at a level barrier: states moved to even out the queues, each with its global id;
- * packed by the codec (`words`: per state its id then the codec's words) or as `transfer` values.
+ * Between workers: states, each with its global id, packed by the codec (`words`: per state its id
+ * then the codec's words) or as `transfer` values. At a level barrier they even out the queues
+ * (`share: false`, queued for the next level); within a level they are states of that level given
+ * to a worker that ran out (`share: true`, expanded at once).
  */
 export type PeerMessage =
-  { t: 'words'; buf: ArrayBufferLike; n: number } | { t: 'values'; gids: number[]; values: unknown[] };
+  | { t: 'words'; buf: ArrayBufferLike; n: number; share: boolean }
+  | { t: 'values'; gids: number[]; values: unknown[]; share: boolean };
 
 export type ControlMessage =
   | { t: 'go'; send: Transfer[]; recv: number }
@@ -241,10 +244,10 @@ export async function exploreWithWorkers(
   const ctrlSab = new SharedArrayBuffer(4 * CTRL_WORDS);
   const ctrl = new Int32Array(ctrlSab);
   const budget = new SharedMemoryBudget(ctrl, CTRL_BUDGET, limit);
-  let bits = MIN_TABLE_BITS;
+  let bits = START_TABLE_BITS;
   const want = Math.ceil((options.expectedStates ?? 1 << 15) / GROW_LOAD);
   while (2 ** bits < want && bits < MAX_TABLE_BITS) bits++;
-  while (bits > MIN_TABLE_BITS && SharedFingerprintTable.bytesFor(bits) > limit) bits--;
+  while (bits > MIN_TABLE_BITS && SharedFingerprintTable.bytesFor(bits) > limit / 4) bits--;
   let table = SharedFingerprintTable.create(bits);
   budget.charge(table.byteLength);
   let hardAt = Math.floor(table.capacity * HARD_LOAD);

@@ -166,7 +166,7 @@ export async function explorerBench(log: (s: string) => void): Promise<unknown> 
       },
     );
     const large = row('explorer BFS, 2 workers, D=3 P=5, 4 GiB budget', big);
-    log(fmt(large) + `, peak ${large.peakMiB} MiB, ${large.stopReason}`);
+    log(fmt(large));
     results.large = { ...large, memoryBudget: budget };
   } else log('large run (D=3 P=5, 62 M states, 2 workers, 4 GiB budget): set ATSIM_BENCH_LARGE=1');
   return results;

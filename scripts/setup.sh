@@ -38,5 +38,12 @@ fi
 # The kernels the oracle boots, into .cache/oracle (not in git).
 bash scripts/oracle-kernels.sh
 
-npm ci --no-audit --no-fund 2>&1 | grep -v 'Unknown user config' || true
-test -x node_modules/.bin/vitest || { echo "setup: npm ci failed" >&2; exit 1; }
+# npm may skip an optional platform package (vitest's native rolldown binding) when its download
+# fails, without failing itself (npm/cli#4828): check that it loads, and install once more if not.
+binding_loads() { node -e "import('rolldown').then(() => process.exit(0), () => process.exit(1))" 2>/dev/null; }
+for attempt in 1 2; do
+  npm ci --no-audit --no-fund 2>&1 | grep -v 'Unknown user config' || true
+  if test -x node_modules/.bin/vitest && binding_loads; then break; fi
+  echo "setup: npm ci left node_modules incomplete (attempt $attempt)" >&2
+  if [ "$attempt" = 2 ]; then exit 1; fi
+done

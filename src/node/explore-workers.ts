@@ -28,7 +28,13 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { MessagePort } from 'node:worker_threads';
 import { MessageChannel, Worker } from 'node:worker_threads';
-import { DEFAULT_MEMORY_BUDGET, nowMs, PROGRESS_PERIOD_MS, SharedMemoryBudget } from '../explore/limits.js';
+import {
+  DEFAULT_MEMORY_BUDGET,
+  nowMs,
+  PROGRESS_PERIOD_MS,
+  SHARED_BUDGET_WORDS,
+  SharedMemoryBudget,
+} from '../explore/limits.js';
 import type { StopReason } from '../explore/limits.js';
 import type { Model, ModelRef } from '../explore/model.js';
 import type { ExploreOptions } from '../explore/options.js';
@@ -53,7 +59,7 @@ export const CTRL_GROW_AT = MAX_WORKERS + 33;
 /** The shared memory budget's words (KiB in use, peak). */
 export const CTRL_BUDGET = MAX_WORKERS + 48;
 /** Per worker: 1 while it has run out of states of the level and asks a peer for some of theirs. */
-export const CTRL_HUNGRY = CTRL_BUDGET + 16;
+export const CTRL_HUNGRY = CTRL_BUDGET + SHARED_BUDGET_WORDS + 14;
 /** Per worker: the number of levels whose own states it has expanded (depth + 1 after level depth). */
 export const CTRL_DONE = CTRL_HUNGRY + MAX_WORKERS;
 const CTRL_WORDS = CTRL_DONE + MAX_WORKERS;
@@ -163,7 +169,7 @@ export type WorkerReport =
 type FinalReport = Extract<WorkerReport, { t: 'final' }>;
 type LevelReport = Extract<WorkerReport, { t: 'level' }>;
 
-export interface WorkerExploreOptions extends Omit<
+export interface WorkerExploreOptions<S = unknown> extends Omit<
   ExploreOptions,
   'strategy' | 'split' | 'collectFingerprints'
 > {
@@ -175,7 +181,7 @@ export interface WorkerExploreOptions extends Omit<
    * This thread's copy of the model `ref` names, when the caller already has one (it rebuilds the
    * counterexamples); by default it is loaded from `ref`.
    */
-  readonly model?: Model<unknown>;
+  readonly model?: Model<S>;
 }
 
 /**
@@ -229,14 +235,14 @@ export function rebalancePlan(queues: readonly number[], slack: number): Transfe
 }
 
 /** Breadth-first search on `workers` threads sharing one fingerprint table. */
-export async function exploreWithWorkers(
+export async function exploreWithWorkers<S = unknown>(
   ref: ModelRef,
-  options: WorkerExploreOptions = {},
-): Promise<ExploreResult<unknown>> {
+  options: WorkerExploreOptions<S> = {},
+): Promise<ExploreResult<S>> {
   const N = options.workers ?? 2;
   if (!Number.isInteger(N) || N < 1 || N > MAX_WORKERS)
     throw new Error(`workers: ${N} is not in 1..${MAX_WORKERS}`);
-  const model = options.model ?? (await loadModel(ref));
+  const model = options.model ?? ((await loadModel(ref)) as Model<S>);
   if (!model.codec && !model.transfer)
     throw new Error(`workers: model ${model.name} has neither a codec nor a transfer`);
   const t0 = nowMs();
@@ -465,7 +471,7 @@ export async function exploreWithWorkers(
       (options.violations ?? 'first') === 'first'
         ? all.slice(0, 1)
         : all.slice(0, options.maxViolations ?? 100);
-    const violations: Violation<unknown>[] = [];
+    const violations: Violation<S>[] = [];
     for (const v of keep) {
       const actions: number[] = [];
       let gid = v.gid;

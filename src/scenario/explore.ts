@@ -21,7 +21,6 @@ import { explore } from '../explore/explore.js';
 import { KernelModel, type KernelExploreState } from '../explore/models/kernel.js';
 import type { ExploreOptions } from '../explore/options.js';
 import type { ExploreResult } from '../explore/result.js';
-import { replay } from '../explore/trace.js';
 import { fingerprintHex } from '../model/hash.js';
 import type { BoundScenario } from './bind.js';
 import {
@@ -174,24 +173,18 @@ export function exploreScenario(
 /**
  * `exploreScenario` with the search run elsewhere: `search` explores other instances of the same
  * model, built from the same scenario and options (on worker threads: exploreScenarioOnWorkers in
- * src/node/scenario-model.ts). Its counterexamples are re-executed here on `x.model`, checking
- * their fingerprints, so the result's states and invariant indices are this model's.
+ * src/node/scenario-model.ts), and rebuilds its counterexamples on the `model` it is given (this
+ * exploration's), so the result's states and invariant indices are this model's.
  */
 export async function exploreScenarioWith(
   bound: BoundScenario,
   opts: ScenarioExploreOptions,
-  search: (model: KernelModel) => Promise<ExploreResult<unknown>>,
+  search: (model: KernelModel) => Promise<ExploreResult<KernelExploreState>>,
 ): Promise<ScenarioExploreResult> {
   // The setup first: its bad input is reported before a search starts.
   const x = prepareExploration(bound, opts);
   const found = await search(x.model);
-  const model = x.model;
-  const violations = found.violations.map((v) => {
-    const actions = v.trace.slice(1).map((t) => t.action!);
-    const trace = replay(model, { initial: 0, actions }, v.fingerprint);
-    return { ...v, invariant: model.invariants.indexOf(v.invariantName), trace };
-  });
-  return judgeExploration(x, { ...found, violations }, opts.violations === 'all', found.workers);
+  return judgeExploration(x, found, opts.violations === 'all', found.workers);
 }
 
 /**

@@ -36,6 +36,7 @@ import { checkInvariants, type Invariant, type Violation } from '../../invariant
 import type { KernelEvent } from '../../kernel/events.js';
 import type { Op } from '../../model/ops.js';
 import type { SystemState } from '../../model/state.js';
+import { Hasher } from '../../model/hash.js';
 import { step } from '../../model/step.js';
 import type { World } from '../../model/world.js';
 import type { Model } from '../model.js';
@@ -88,13 +89,6 @@ function fmix(x: number): number {
   x ^= x >>> 13;
   x = Math.imul(x, 0xc2b2ae35);
   return (x ^ (x >>> 16)) >>> 0;
-}
-
-/** A 32-bit hash of a string (FNV-1a over UTF-16 code units, then fmix), from a seed. */
-function stringHash(text: string, seed: number): number {
-  let h = (0x811c9dc5 ^ seed) >>> 0;
-  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
-  return fmix(h ^ text.length);
 }
 
 /** A kernel explorer state as it travels between worker threads: plain data, violations by name. */
@@ -154,7 +148,11 @@ export class KernelModel implements Model<KernelExploreState> {
       i = this.invariants.length;
       this.invariants.push(id);
       this.index.set(id, i);
-      this.nameKeys.push(stringHash(id, 0x165667b1), stringHash(id, 0x27d4eb2f));
+      // The name's 64-bit hash (its UTF-16 code units), the two words a violation mixes in.
+      const h = new Hasher();
+      for (let k = 0; k < id.length; k++) h.word(id.charCodeAt(k));
+      const d = h.digest();
+      this.nameKeys.push(d.hi, d.lo);
     }
     return i;
   }
@@ -273,10 +271,7 @@ export class KernelModel implements Model<KernelExploreState> {
       return {
         sys: p.sys,
         budgets: p.budgets,
-        viol:
-          p.viol.length === 0
-            ? NO_VIOLATIONS
-            : [...new Set(p.viol.map((n) => this.idOf(n)))].sort((a, b) => a - b),
+        viol: p.viol.length === 0 ? NO_VIOLATIONS : p.viol.map((n) => this.idOf(n)).sort((a, b) => a - b),
       };
     },
   };

@@ -1038,6 +1038,8 @@ interface CapsRead {
   acs: AcsCap | null;
   cxl: CxlDeviceDvsec | null;
   readonly dvsecs: DvsecHeader[];
+  /** An Express capability line was met, readable or not. */
+  expressSeen: boolean;
   /** A DVSEC whose vendor or ID the text does not show: it may be the CXL Device DVSEC. */
   cxlUnsure: boolean;
   stdPrinted: number;
@@ -1054,6 +1056,7 @@ function readCapabilities(r: BlockReader, entries: readonly { entry: Entry; head
   const out: CapsRead = {
     list: [],
     express: null,
+    expressSeen: false,
     ats: null,
     sriov: null,
     pasid: null,
@@ -1111,7 +1114,10 @@ function readCapabilities(r: BlockReader, entries: readonly { entry: Entry; head
       name: space === 'std' ? stdCapName(id) : extCapName(id),
     });
     if (space === 'std') {
-      if (id !== PCI_CAP_ID_EXP) continue;
+      // The first Express capability is the one pci_find_capability returns: a second one
+      // never stands in for a first whose line cannot be read.
+      if (id !== PCI_CAP_ID_EXP || out.expressSeen) continue;
+      out.expressSeen = true;
       const eh = parseExpressHeader(h.body);
       if (eh === null) {
         r.warn(
@@ -1120,7 +1126,7 @@ function readCapabilities(r: BlockReader, entries: readonly { entry: Entry; head
           entry.line,
         );
         r.unknown.add('express');
-      } else out.express ??= readExpress(r, entry, h.offset, eh);
+      } else out.express = readExpress(r, entry, h.offset, eh);
       continue;
     }
     switch (id) {

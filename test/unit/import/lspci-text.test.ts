@@ -298,6 +298,25 @@ describe('bad input', () => {
     );
   });
 
+  it('reads only the first Express capability: a repeated line does not stand in for an unreadable first', () => {
+    const caps = (first: string): PciFunction =>
+      parse([
+        '02:00.0 3D controller: Example',
+        '\tControl: I/O- Mem+ BusMaster+',
+        '\tStatus: Cap+ 66MHz-',
+        first,
+        '\tCapabilities: [78] Express (v2) Endpoint, MSI 00',
+      ]);
+    const broken = caps('\tCapabilities: [78] Express v2) Endpoint, MSI 00');
+    expect(broken.express).toBeNull();
+    expect(broken.unknown).toContain('express');
+    expect(broken.diagnostics).toContainEqual(
+      expect.objectContaining({ code: 'lspci-text-malformed', where: { file: 'test.txt', line: 4 } }),
+    );
+    const legacy = caps('\tCapabilities: [60] Express (v1) Legacy Endpoint, MSI 00');
+    expect(legacy.express).toMatchObject({ offset: 0x60, version: 1 });
+  });
+
   it('rejects numbers out of range', () => {
     const fn = ats(
       '\t\tATSCtl:\tEnable+, Smallest Translation Unit: 3f',

@@ -20,7 +20,7 @@ import {
 import { EINVAL, ENODEV, ENOMEM } from '../kernel/errno.js';
 import { WARN_ON } from '../kernel/events.js';
 import { tupleGet, tuplePut } from '../model/flat.js';
-import type { Continuation } from '../model/state.js';
+import type { Continuation, PendingPhase } from '../model/state.js';
 import type { Tx } from '../model/tx.js';
 
 /** The domain a DMA mapping of f goes into: the group's RID domain, or the PASID's; -1 for none. */
@@ -96,7 +96,7 @@ export function iommu_dma_map(tx: Tx, f: number, pasid: number): number {
 /** The outcome of one step of an unmap: its return value, or the continuation it waits in. */
 export interface UnmapStep {
   readonly ret: number | null;
-  readonly cont: Continuation | null;
+  readonly cont: PendingPhase | null;
 }
 
 const DONE_OK: UnmapStep = { ret: 0, cont: null };

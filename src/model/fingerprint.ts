@@ -330,11 +330,11 @@ function hashThread(r: ThreadState): void {
     words(2);
     return;
   }
-  // The continuation: [op length, op chars..., phase, args (2 words), domainArgs].
+  // The continuation: [op length, op chars..., phase, args (2 words), domainArgs, key].
   const w = scratch;
   const op = c.op;
   let k = 0;
-  if (op.length + 5 > w.length) {
+  if (op.length + 6 > w.length) {
     contentInto(c);
   } else {
     numbersInto(c.args);
@@ -344,6 +344,7 @@ function hashThread(r: ThreadState): void {
     w[k++] = cres[0]!;
     w[k++] = cres[1]!;
     w[k++] = c.domainArgs;
+    w[k++] = c.key;
     words(k);
   }
   scratch[0] = r.pc;

@@ -105,7 +105,15 @@ export interface Continuation {
   readonly args: readonly number[];
   /** Bit i set: args[i] is a domain slot (renumbered with the domains). */
   readonly domainArgs: number;
+  /**
+   * A hash of the operation this continues (model/step.ts opKey, stamped by step()): the thread
+   * resumes only that operation.
+   */
+  readonly key: number;
 }
+
+/** A continuation as an entry point returns it, before step() stamps its operation's key. */
+export type PendingPhase = Omit<Continuation, 'key'>;
 
 export interface ThreadState {
   /** Index of the next step in the thread's step list. */

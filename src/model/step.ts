@@ -3,9 +3,10 @@
  * split one) as a transaction; `runOp` runs an operation to completion, resuming its phases
  * back to back, as a single thread would.
  */
+import { InputError } from '../diagnostics.js';
 import type { KernelEvent } from '../kernel/events.js';
 import type { Op, OpName, OpOf } from './ops.js';
-import type { Continuation, SystemState } from './state.js';
+import type { Continuation, PendingPhase, SystemState } from './state.js';
 import { Tx } from './tx.js';
 import type { World } from './world.js';
 
@@ -13,7 +14,7 @@ export interface StepOutcome {
   /** The entry point's return value (0 or a negative errno), null for void ones or while split. */
   readonly ret: number | null;
   /** Non-null when the operation waits: resume it with another step of the same thread. */
-  readonly cont: Continuation | null;
+  readonly cont: PendingPhase | null;
 }
 
 export type OpHandler<K extends OpName> = (
@@ -43,22 +44,51 @@ export interface StepResult {
   readonly waiting: boolean;
 }
 
+const keys = new WeakMap<Op, number>();
+
+/**
+ * A 32-bit FNV-1a hash of an operation's fields in name order (undefined fields left out), so
+ * that equal operations built in any key order get the same key. Cached per operation object:
+ * the explorer and the scenario runner pass the same objects again and again.
+ */
+export function opKey(op: Op): number {
+  const cached = keys.get(op);
+  if (cached !== undefined) return cached;
+  const o = op as unknown as Record<string, unknown>;
+  let h = 0x811c9dc5;
+  for (const k of Object.keys(o).sort()) {
+    const v = o[k];
+    if (v === undefined) continue;
+    const text = `${k}=${JSON.stringify(v)};`;
+    for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  }
+  const key = h >>> 0;
+  keys.set(op, key);
+  return key;
+}
+
 /**
  * One step of thread `t`: starts `op`, or resumes the thread's pending continuation of it. With
  * `advance`, an operation that finishes in this step also moves the thread's pc to its next
- * operation, in the same transition (as a thread running a list of operations does).
+ * operation, in the same transition (as a thread running a list of operations does). A thread
+ * that waits in one operation cannot start another: that is an InputError naming both.
  */
 export function step(world: World, state: SystemState, op: Op, t = 0, advance = false): StepResult {
   const h = handlers[op.op];
   if (h === undefined) throw new Error(`model bug: no handler registered for operation '${op.op}'`);
-  const tx = new Tx(world, state);
   const th = t < state.threads.length ? state.threads[t]! : null;
-  const cont = th !== null && th.cont !== null && th.cont.op === op.op ? th.cont : null;
+  const cont = th === null ? null : th.cont;
+  if (cont !== null && cont.key !== opKey(op))
+    throw new InputError({
+      code: 'thread-busy',
+      message: `thread ${t} waits in ${cont.op} (phase ${cont.phase}); it resumes that operation before it can run ${JSON.stringify(op)}`,
+    });
+  const tx = new Tx(world, state);
   const out = h(tx, op, cont, t);
   if (th !== null) {
-    const done = out.cont === null;
-    if (advance && done) tx.setThread(t, { pc: th.pc + 1, cont: cont !== null ? null : th.cont });
-    else if (!done || cont !== null) tx.setThread(t, { pc: th.pc, cont: out.cont });
+    const next: Continuation | null = out.cont === null ? null : { ...out.cont, key: opKey(op) };
+    if (advance && next === null) tx.setThread(t, { pc: th.pc + 1, cont: null });
+    else if (next !== null || cont !== null) tx.setThread(t, { pc: th.pc, cont: next });
   }
   return { state: tx.commit(), events: tx.events, ret: out.ret, waiting: out.cont !== null };
 }

@@ -19,7 +19,7 @@
 import { atc_flush_all } from '../device/atc.js';
 import { ENODEV, ENOTTY, errnoName } from '../kernel/errno.js';
 import { emitConfigWrite } from '../kernel/events.js';
-import type { Continuation } from '../model/state.js';
+import type { Continuation, PendingPhase } from '../model/state.js';
 import type { StepOutcome } from '../model/step.js';
 import type { Tx } from '../model/tx.js';
 import { pci_dev_reset_iommu_done, pci_dev_reset_iommu_prepare } from '../iommu/reset.js';
@@ -43,7 +43,7 @@ function outcome(ret: number): StepOutcome {
 }
 
 function waiting(op: 'flr' | 'cxl-reset', phase: number, args: readonly number[]): StepOutcome {
-  const cont: Continuation = { op, phase, args, domainArgs: 0 };
+  const cont: PendingPhase = { op, phase, args, domainArgs: 0 };
   return { ret: null, cont };
 }
 

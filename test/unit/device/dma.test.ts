@@ -28,8 +28,9 @@ function mappedAndCached(sim: Sim, a: number): number {
   return iova;
 }
 
+/** The device's DMA: its own actor (thread 1), so it may run while thread 0 waits in an unmap. */
 function dma(sim: Sim, a: number, iova: number, translated: boolean): unknown {
-  sim.step({ op: 'device-dma', f: a, iova, translated });
+  sim.step({ op: 'device-dma', f: a, iova, translated }, 1);
   return ofKind(sim.events, 'dma')[0];
 }
 

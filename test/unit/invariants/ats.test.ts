@@ -38,7 +38,7 @@ const dA = booted.groups[gA]!.domain;
 
 /** A thread in the middle of a split operation. */
 function midOperation(s: typeof booted): typeof booted {
-  return { ...s, threads: [{ pc: 0, cont: { op: 'dma-unmap', phase: 1, args: [], domainArgs: 0 } }] };
+  return { ...s, threads: [{ pc: 0, cont: { op: 'dma-unmap', phase: 1, args: [], domainArgs: 0, key: 0 } }] };
 }
 
 describe('nr-ats-masters (g1)', () => {

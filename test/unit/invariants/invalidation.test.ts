@@ -162,7 +162,7 @@ describe('no-stale-cache-entry', () => {
     ]);
     const mid: SystemState = {
       ...s,
-      threads: [{ pc: 0, cont: { op: 'dma-unmap', phase: 1, args: [], domainArgs: 0 } }],
+      threads: [{ pc: 0, cont: { op: 'dma-unmap', phase: 1, args: [], domainArgs: 0, key: 0 } }],
     };
     expect(check(w, mid, noStaleCacheEntry)).toEqual([]);
   });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { InputError } from '../../../../src/diagnostics.js';
 import { EIO, ENODEV, ENOTTY, ETIMEDOUT } from '../../../../src/kernel/errno.js';
 import { pci_enable_ats } from '../../../../src/pci/ats.js';
 import { MachineBuilder } from '../../../../src/pci/builder.js';
@@ -114,12 +115,24 @@ describe('flr with the reset hooks (f5b16b802174)', () => {
     expect(w.waiting).toBe(true);
     expect(w.events).toEqual([]);
     expect(r.state.devs).toEqual(s1.devs);
-    expect(r.state.threads[1]!.cont).toEqual({ op: 'flr', phase: 0, args: [f], domainArgs: 0 });
+    expect(r.state.threads[1]!.cont).toMatchObject({ op: 'flr', phase: 0, args: [f], domainArgs: 0 });
     expect(r.step({ op: 'flr', f }, 0).waiting).toBe(false);
     expect(r.step({ op: 'flr', f }, 1).waiting).toBe(true);
     expect(r.state.devs[f]!.resetting).toBe(true);
     expect(r.step({ op: 'flr', f }, 1).waiting).toBe(false);
     expect(r.warns()).toEqual([]);
+  });
+
+  it('a thread waiting in one reset cannot start another: an InputError, not a mixed-up continuation', () => {
+    const { r, f } = withAts();
+    expect(r.step({ op: 'flr', f }, 0).waiting).toBe(true);
+    const other = fOf(r.world, VF0);
+    expect(() => r.step({ op: 'flr', f: other }, 0)).toThrow(InputError);
+    expect(() => r.step({ op: 'flr', f: other }, 0)).toThrow(/thread 0 waits in flr .* before it can run/);
+    expect(() => r.step({ op: 'boot' }, 0)).toThrow(InputError);
+    // The same operation, its fields written in another order, resumes it.
+    expect(r.step({ f, op: 'flr' } as const, 0)).toMatchObject({ ret: 0, waiting: false });
+    expect(r.state.threads[0]!.cont).toBeNull();
   });
 
   it('-ENODEV for an absent function, -ENOTTY without FLR capability', () => {

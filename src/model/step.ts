@@ -44,27 +44,32 @@ export interface StepResult {
   readonly waiting: boolean;
 }
 
-const keys = new WeakMap<Op, number>();
+function mixString(h: number, text: string): number {
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return h;
+}
 
 /**
- * A 32-bit FNV-1a hash of an operation's fields in name order (undefined fields left out), so
- * that equal operations built in any key order get the same key. Cached per operation object:
- * the explorer and the scenario runner pass the same objects again and again.
+ * A 32-bit hash of an operation's fields (undefined ones left out): each field hashes on its own
+ * (FNV-1a over its name and value) and the fields add up, so equal operations built in any key
+ * order get the same key.
  */
 export function opKey(op: Op): number {
-  const cached = keys.get(op);
-  if (cached !== undefined) return cached;
   const o = op as unknown as Record<string, unknown>;
-  let h = 0x811c9dc5;
-  for (const k of Object.keys(o).sort()) {
+  let sum = 0;
+  for (const k in o) {
     const v = o[k];
     if (v === undefined) continue;
-    const text = `${k}=${JSON.stringify(v)};`;
-    for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+    let h = mixString(0x811c9dc5, k);
+    h = Math.imul(h ^ 0x3d, 0x01000193);
+    if (typeof v === 'number' && Number.isInteger(v) && Math.abs(v) <= 0x7fffffff) {
+      h = Math.imul(h ^ (v & 0xffff), 0x01000193);
+      h = Math.imul(h ^ (v >>> 16), 0x01000193);
+    } else h = mixString(h, typeof v === 'string' ? v : JSON.stringify(v));
+    h ^= h >>> 15;
+    sum = (sum + Math.imul(h, 0x2c1b3c6d)) | 0;
   }
-  const key = h >>> 0;
-  keys.set(op, key);
-  return key;
+  return sum >>> 0;
 }
 
 /**

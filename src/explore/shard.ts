@@ -117,6 +117,8 @@ export interface MergedShards {
   readonly complete: boolean;
   /** Violations of all slices, one per (invariant, state), the shortest trace kept. */
   readonly violations: ExploreResultJson['violations'];
+  /** Every invariant some slice's stored state violates (the union of their `invariantsViolated`). */
+  readonly invariantsViolated: readonly string[];
   readonly coverage: readonly ActionCoverage[];
   /** Actions no slice ever fired. */
   readonly neverFired: readonly string[];
@@ -164,6 +166,13 @@ export function mergeShards(shards: readonly ShardResult[]): MergedShards {
       if (!old || v.depth < old.depth) violations.set(key, v);
     }
 
+  // A slice file written before `invariantsViolated` existed names only its recorded violations.
+  const violated = new Set<string>();
+  for (const s of sorted)
+    for (const id of (s.result as { invariantsViolated?: readonly string[] }).invariantsViolated ??
+      s.result.violations.map((v) => v.invariant))
+      violated.add(id);
+
   const cov = new Map<number, { action: number; label: string; fired: number; newStates: number }>();
   for (const s of sorted)
     for (const c of s.result.coverage) {
@@ -197,6 +206,7 @@ export function mergeShards(shards: readonly ShardResult[]): MergedShards {
       missing.length === 0 &&
       sorted.every((s) => s.result.stopReason === 'exhausted' || s.result.stopReason === 'max-depth'),
     violations: [...violations.values()].sort((a, b) => a.depth - b.depth),
+    invariantsViolated: [...violated].sort(),
     coverage,
     neverFired: coverage.filter((c) => c.fired === 0).map((c) => c.label),
   };

@@ -87,9 +87,12 @@ Examples:
             );
           }
         }
+        if (merged.invariantsViolated.length > 0)
+          out.push(`Invariants violated in some slice: ${merged.invariantsViolated.join(', ')}`);
         if (merged.neverFired.length > 0) out.push(`Never fired: ${merged.neverFired.join(', ')}`);
         io.out(out.join('\n') + '\n');
       }
-      io.exitCode = merged.violations.length === 0 && merged.complete ? EXIT_OK : EXIT_FINDINGS;
+      const clean = merged.violations.length === 0 && merged.invariantsViolated.length === 0;
+      io.exitCode = clean && merged.complete ? EXIT_OK : EXIT_FINDINGS;
     });
 }

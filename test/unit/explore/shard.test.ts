@@ -83,6 +83,17 @@ describe('shards', () => {
     expect(m.violations.length).toBeGreaterThan(0);
     expect(m.violations[0]!.depth).toBe(6);
     expect(new Set(m.violations.map((v) => v.fingerprint)).size).toBe(m.violations.length);
+    // The union of the slices' own lists, which name every invariant they saw violated.
+    const union = [...new Set(shards.flatMap((s) => s.result.invariantsViolated))].sort();
+    expect(union.length).toBeGreaterThan(0);
+    expect(m.invariantsViolated).toEqual(union);
+    expect(m.invariantsViolated).toEqual([...new Set(m.violations.map((v) => v.invariant))].sort());
+    // A slice file from before the field existed: its recorded violations name the invariants.
+    const old = shards.map((s) => {
+      const { invariantsViolated: _dropped, ...rest } = s.result;
+      return { ...s, result: rest as typeof s.result };
+    });
+    expect(mergeShards(old).invariantsViolated).toEqual(union);
   });
 
   it('swarm slices: diversified seeded depth-first orders, each finds the bug', () => {

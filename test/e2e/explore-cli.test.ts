@@ -144,7 +144,7 @@ describe('atsim explore', () => {
   it('atsim check explores the explore scenarios under every preset', async () => {
     const r = await atsim('check', join(repoRoot, 'scenarios', 'explore'));
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain('28 cells, all as expected');
+    expect(r.stdout).toContain('37 cells, all as expected');
   });
 
   it('shrinks the counterexample by default: fewer threads, choices, setup steps and functions', async () => {

@@ -44,10 +44,30 @@ export function initialAmdDevData(_w: World, _f: number): AmdDevData {
 /** struct protection_domain: the functions attached (dev_list), for invalidation. */
 export interface AmdDomain extends DriverRecord {
   readonly dev_list: readonly number[];
+  /**
+   * Flushes in progress that hold domain->lock (iommu.c amd_iommu_iotlb_sync(): the lock is held
+   * across domain_flush_pages() and amd_iommu_domain_flush_complete()). detach_device() takes the
+   * same lock, so a function cannot leave the domain meanwhile.
+   */
+  readonly flushing: number;
 }
 
 export function initialAmdDomain(_w: World, _t: DomainType): AmdDomain {
-  return { dev_list: [] };
+  return { dev_list: [], flushing: 0 };
+}
+
+/**
+ * An attach that moves f would wait: f is on the dev_list of a domain whose flush holds
+ * domain->lock (iommu.c detach_device() spins on it). The flushing thread needs no other lock to
+ * finish, so the wait always ends.
+ */
+export function amd_attach_would_wait(tx: Tx, f: number): boolean {
+  const n = tx.domainCount;
+  for (let d = 0; d < n; d++) {
+    const rec = amdDomain(tx, d);
+    if (rec !== null && rec.flushing > 0 && rec.dev_list.includes(f)) return true;
+  }
+  return false;
 }
 
 export function getDevData(tx: Tx, f: number): AmdDevData {

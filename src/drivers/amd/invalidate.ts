@@ -57,6 +57,13 @@ export function amd_flush_iotlb_all_sync(tx: Tx, f: number): number {
   return 0;
 }
 
+/** Takes (+1) or releases (-1) the domain's domain->lock for a flush in progress (see `flushing`). */
+function holdFlushLock(tx: Tx, d: number, by: 1 | -1): void {
+  const rec = amdDomain(tx, d);
+  if (rec === null || rec.flushing + by < 0) return;
+  tx.mutDomain(d).drv = { ...rec, flushing: rec.flushing + by };
+}
+
 /** The issuing half of domain_flush_pages(): the IOMMU pages command, then one IOTLB command per ATS device. */
 export function iotlb_sync_issue(tx: Tx, d: number, iova: number, pages: number): readonly number[] {
   const r = range(iova, pages);
@@ -70,6 +77,7 @@ export function iotlb_sync_issue(tx: Tx, d: number, iova: number, pages: number)
     atc_inv_request(tx, f);
     targets.push(f);
   }
+  holdFlushLock(tx, d, 1);
   return targets;
 }
 
@@ -84,6 +92,7 @@ export function iotlb_sync_wait(
   let timedOut = -1;
   for (const f of targets) if (!atc_inv_complete(tx, f, null, iova, pages) && timedOut < 0) timedOut = f;
   if (d >= 0 && tx.domainOrNull(d) !== null) iotlb_invalidate_range(tx, d, iova, pages);
+  holdFlushLock(tx, d, -1);
   if (timedOut >= 0) {
     emitWait(tx, true, timedOut);
     return -ETIMEDOUT;

@@ -9,7 +9,14 @@ import type { Tx } from '../../model/tx.js';
 import type { World } from '../../model/world.js';
 import { XLATE_ABORT, XLATE_BYPASS } from '../../device/dma.js';
 import { amd_attach_dev } from './attach.js';
-import { DTE_NONE, DTE_PASS_THROUGH, getDevData, initialAmdDevData, initialAmdDomain } from './dev-data.js';
+import {
+  DTE_NONE,
+  DTE_PASS_THROUGH,
+  getDevData,
+  initialAmdDevData,
+  initialAmdDomain,
+  amd_attach_would_wait,
+} from './dev-data.js';
 import { iotlb_sync_issue, iotlb_sync_wait } from './invalidate.js';
 import { amd_iommu_def_domain_type, amd_iommu_probe_device, amd_iommu_release_device } from './probe.js';
 
@@ -40,6 +47,7 @@ export const amdIommuOps: IommuDriverOps = {
   remove_dev_pasid: () => undefined,
   iotlb_sync_issue,
   iotlb_sync_wait,
+  attach_would_wait: amd_attach_would_wait,
   translation_domain: amd_translation_domain,
   ats_allowed: amd_ats_allowed,
   ats_enabled: (tx, f) => getDevData(tx, f).ats_enabled,

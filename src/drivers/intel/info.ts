@@ -71,10 +71,32 @@ export function initialIntelInfo(_w: World, _f: number): IntelInfo {
 export interface DmarDomain extends DriverRecord {
   /** The attachments: sorted flat pairs [function, pasid] (pasid 0 is the RID). */
   readonly devices: readonly number[];
+  /**
+   * Flushes in progress that hold domain->cache_lock (cache.c cache_tag_flush_range(): the lock
+   * is held from the first descriptor until qi_submit_sync() sees the wait descriptor complete).
+   * cache_tag_unassign() takes the same lock, so a function cannot leave the domain meanwhile.
+   */
+  readonly flushing: number;
 }
 
 export function initialDmarDomain(_w: World, _t: DomainType): DmarDomain {
-  return { devices: [] };
+  return { devices: [], flushing: 0 };
+}
+
+/**
+ * An attach that changes one of f's attachments would wait: f is attached (RID or PASID) to a
+ * domain whose flush holds domain->cache_lock (cache.c cache_tag_unassign() spins on it). The
+ * flushing thread needs no other lock to finish, so the wait always ends.
+ */
+export function vtd_attach_would_wait(tx: Tx, f: number): boolean {
+  const n = tx.domainCount;
+  for (let d = 0; d < n; d++) {
+    const rec = dmarDomain(tx, d);
+    if (rec === null || rec.flushing === 0) continue;
+    const dev = rec.devices;
+    for (let i = 0; i < dev.length; i += 2) if (dev[i] === f) return true;
+  }
+  return false;
 }
 
 export function getInfo(tx: Tx, f: number): IntelInfo {

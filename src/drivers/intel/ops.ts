@@ -26,6 +26,7 @@ import {
   initialIntelInfo,
   pasidEntry,
   sm_supported,
+  vtd_attach_would_wait,
 } from './info.js';
 import { intel_remove_dev_pasid, intel_set_dev_pasid } from './pasid.js';
 import {
@@ -73,6 +74,7 @@ const base: IommuDriverOps = {
   remove_dev_pasid: intel_remove_dev_pasid,
   iotlb_sync_issue,
   iotlb_sync_wait,
+  attach_would_wait: vtd_attach_would_wait,
   translation_domain: intel_translation_domain,
   ats_allowed: intel_ats_allowed,
   ats_enabled: (tx, f) => getInfo(tx, f).ats_enabled,

@@ -105,6 +105,13 @@ export function flush_entry_caches(
   else emitWait(tx, false, f);
 }
 
+/** Takes (+1) or releases (-1) the domain's domain->cache_lock for a flush in progress (see `flushing`). */
+function holdFlushLock(tx: Tx, d: number, by: 1 | -1): void {
+  const rec = dmarDomain(tx, d);
+  if (rec === null || rec.flushing + by < 0) return;
+  tx.mutDomain(d).drv = { ...rec, flushing: rec.flushing + by };
+}
+
 /**
  * The issuing half of cache_tag_flush_range() for [iova, iova + pages) (pages 0: cache_tag_flush_all):
  * the IOTLB descriptor for the domain, then a device-TLB descriptor per attachment with ATS on,
@@ -125,6 +132,7 @@ export function iotlb_sync_issue(tx: Tx, d: number, iova: number, pages: number)
     atc_inv_request(tx, f);
     targets.push(f);
   }
+  holdFlushLock(tx, d, 1);
   return targets;
 }
 
@@ -143,6 +151,7 @@ export function iotlb_sync_wait(
   let timedOut = -1;
   for (const f of targets) if (!atc_inv_complete(tx, f, null, iova, pages) && timedOut < 0) timedOut = f;
   if (d >= 0 && tx.domainOrNull(d) !== null) iotlb_invalidate_range(tx, d, iova, pages);
+  holdFlushLock(tx, d, -1);
   if (timedOut >= 0) {
     emitWait(tx, true, timedOut);
     return -ETIMEDOUT;

@@ -119,6 +119,33 @@ describe('invalidation', () => {
   });
 });
 
+describe('a flush in flight holds domain->lock', () => {
+  it('a reset waits for it from v7.0 (detach_device), and races it in v6.12', () => {
+    for (const preset of ['v6.12', 'v7.3'] as const) {
+      const r = amdRun(preset);
+      r.op({ op: 'boot' });
+      const f = fOf(r.world, BLK);
+      r.op({ op: 'bind', f, kind: 'dma' });
+      r.op({ op: 'dma-map', f });
+      expect(r.step({ op: 'dma-unmap', f, iova: 0 }, 0).waiting).toBe(true);
+      const flr = r.step({ op: 'flr', f }, 1);
+      expect(flr.waiting).toBe(true);
+      // v7.3: pci_dev_reset_iommu_prepare() waits before anything; v6.12: the reset has started.
+      expect(r.state.devs[f]!.resetting).toBe(preset === 'v6.12');
+      if (preset === 'v7.3') expect(flr.events).toEqual([]);
+      expect(r.step({ op: 'dma-unmap', f, iova: 0 }, 0).events).toContainEqual(
+        expect.objectContaining({ cmd: 'CMD_COMPL_WAIT', result: preset === 'v7.3' ? 'ok' : 'timeout' }),
+      );
+      if (preset === 'v6.12') expect(violated(r)).toContain('invalidation-timeout');
+      else {
+        expect(violated(r)).toEqual([]);
+        expect(r.step({ op: 'flr', f }, 1).waiting).toBe(true);
+        expect(r.state.devs[f]!.resetting).toBe(true);
+      }
+    }
+  });
+});
+
 describe('reset and release', () => {
   it('after an FLR the PCI core rewrites the recorded ATS state', () => {
     const r = amdRun('v6.12');

@@ -260,6 +260,31 @@ describe('device-TLB invalidation', () => {
     expect(violated(r)).toContain('invalidation-timeout');
   });
 
+  for (const mode of MODES)
+    it(`${mode}: a reset waits for a flush in flight (domain->cache_lock) from v7.0, not in v6.12`, () => {
+      for (const preset of ['v6.12', 'v7.3'] as const) {
+        const { r, blk } = booted(preset, mode);
+        r.op({ op: 'bind', f: blk, kind: 'dma' });
+        r.op({ op: 'dma-map', f: blk });
+        expect(r.step({ op: 'dma-unmap', f: blk, iova: 0 }, 0).waiting).toBe(true);
+        const flr = r.step({ op: 'flr', f: blk }, 1);
+        if (preset === 'v7.3') {
+          // The blocking attach of pci_dev_reset_iommu_prepare() cannot take the lock yet.
+          expect(flr.waiting).toBe(true);
+          expect(flr.events).toEqual([]);
+          expect(r.state.devs[blk]!.resetting).toBe(false);
+        } else expect(r.state.devs[blk]!.resetting).toBe(true);
+        expect(r.step({ op: 'dma-unmap', f: blk, iova: 0 }, 0).events).toContainEqual(
+          expect.objectContaining({ cmd: 'QI_IWD', result: preset === 'v7.3' ? 'ok' : 'timeout' }),
+        );
+        if (preset === 'v7.3') {
+          expect(violated(r)).toEqual([]);
+          expect(r.step({ op: 'flr', f: blk }, 1).waiting).toBe(true);
+          expect(r.state.devs[blk]!.resetting).toBe(true);
+        } else expect(violated(r)).toContain('invalidation-timeout');
+      }
+    });
+
   it('no device-TLB descriptor for a function whose ATS is off', () => {
     const r = vtdRun('v7.3', { atsr: [PORT_NIC] });
     r.op({ op: 'boot' });

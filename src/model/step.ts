@@ -6,7 +6,7 @@
 import { InputError } from '../diagnostics.js';
 import type { KernelEvent } from '../kernel/events.js';
 import type { Op, OpName, OpOf } from './ops.js';
-import type { Continuation, PendingPhase, SystemState } from './state.js';
+import type { Continuation, PendingPhase, SystemState, ThreadState } from './state.js';
 import { Tx } from './tx.js';
 import type { World } from './world.js';
 
@@ -79,15 +79,9 @@ export function opKey(op: Op): number {
  * that waits in one operation cannot start another: that is an InputError naming both.
  */
 export function step(world: World, state: SystemState, op: Op, t = 0, advance = false): StepResult {
-  const h = handlers[op.op];
-  if (h === undefined) throw new Error(`model bug: no handler registered for operation '${op.op}'`);
+  const h = handlerOf(op);
   const th = t < state.threads.length ? state.threads[t]! : null;
-  const cont = th === null ? null : th.cont;
-  if (cont !== null && cont.key !== opKey(op))
-    throw new InputError({
-      code: 'thread-busy',
-      message: `thread ${t} waits in ${cont.op} (phase ${cont.phase}); it resumes that operation before it can run ${JSON.stringify(op)}`,
-    });
+  const cont = pendingOf(th, op, t);
   const tx = new Tx(world, state);
   const out = h(tx, op, cont, t);
   if (th !== null) {
@@ -98,15 +92,44 @@ export function step(world: World, state: SystemState, op: Op, t = 0, advance = 
   return { state: tx.commit(), events: tx.events, ret: out.ret, waiting: out.cont !== null };
 }
 
-/** Runs `op` to completion on thread t, collecting the events of every phase. */
+function handlerOf(op: Op): OpHandler<OpName> {
+  const h = handlers[op.op];
+  if (h === undefined) throw new Error(`model bug: no handler registered for operation '${op.op}'`);
+  return h;
+}
+
+/** The thread's pending continuation of `op`; an InputError when it waits in another operation. */
+function pendingOf(th: ThreadState | null, op: Op, t: number): Continuation | null {
+  const cont = th === null ? null : th.cont;
+  if (cont !== null && cont.key !== opKey(op))
+    throw new InputError({
+      code: 'thread-busy',
+      message: `thread ${t} waits in ${cont.op} (phase ${cont.phase}); it resumes that operation before it can run ${JSON.stringify(op)}`,
+    });
+  return cont;
+}
+
+/** Phases an operation may take before it counts as waiting forever (for another thread). */
+const MAX_PHASES = 64;
+
+/**
+ * Runs `op` to completion on thread t: its phases back to back in one transaction, as the
+ * thread would run them with no other thread in between (the events of every phase, in order).
+ * The result is the state step() by step() reaches; only the intermediate states are not built.
+ */
 export function runOp(world: World, state: SystemState, op: Op, t = 0): StepResult {
-  let r = step(world, state, op, t);
-  const events = [...r.events];
-  let guard = 0;
-  while (r.waiting) {
-    if (++guard > 64) throw new Error(`model bug: operation '${op.op}' did not finish in 64 phases`);
-    r = step(world, r.state, op, t);
-    events.push(...r.events);
+  const h = handlerOf(op);
+  const th = t < state.threads.length ? state.threads[t]! : null;
+  const pending = pendingOf(th, op, t);
+  const tx = new Tx(world, state);
+  let cont = pending;
+  let out = h(tx, op, cont, t);
+  for (let phase = 1; out.cont !== null; phase++) {
+    if (phase > MAX_PHASES)
+      throw new Error(`model bug: operation '${op.op}' did not finish in ${MAX_PHASES} phases`);
+    cont = { ...out.cont, key: 0 };
+    out = h(tx, op, cont, t);
   }
-  return { ...r, events };
+  if (th !== null && pending !== null) tx.setThread(t, { pc: th.pc, cont: null });
+  return { state: tx.commit(), events: tx.events, ret: out.ret, waiting: false };
 }

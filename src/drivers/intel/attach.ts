@@ -68,16 +68,25 @@ export function intel_ats_follow_domain(tx: Tx, f: number): void {
   else iommu_disable_pci_ats(tx, f);
 }
 
-/** iommu.c device_block_translation(): the RID stops translating; nothing to do while blocked. */
+/**
+ * iommu.c device_block_translation(): the RID stops translating; nothing to do while blocked.
+ *
+ * Where ATS goes off, per release. Before 5518f239aff1 (v6.1 stable with c7be17c2903d, v6.12) it
+ * goes off first, in both modes, so the flush after the entry is cleared finds info->ats_enabled
+ * clear and sends no device-TLB invalidation. From 5518f239aff1 only legacy mode turns it off, in
+ * domain_context_clear() after the alias loop: domain_context_clear_one() clears the entry and
+ * intel_context_flush_no_pasid() (intel_context_flush_present() before it) flushes the context
+ * cache, the IOTLB and, ATS still on, the device-TLB; only then is ATS disabled.
+ */
 export function device_block_translation(tx: Tx, f: number): void {
   const m = getInfo(tx, f);
   if (!m.domain_attached) return;
-  if (atsAtAttach(tx) && !atsFollowsDomain(tx)) iommu_disable_pci_caps(tx, f);
+  const atsOffAfterClear = tx.kernel.switches['vtd-sm-ats-at-probe'];
+  if (!atsOffAfterClear && !atsFollowsDomain(tx)) iommu_disable_pci_caps(tx, f);
   if (sm_supported(tx)) pasid_entry_clear(tx, f, 0);
   else {
     context_clear(tx, f);
-    // domain_context_clear(): ATS goes off with the context entry (5518f239aff1).
-    if (tx.kernel.switches['vtd-sm-ats-at-probe']) iommu_disable_pci_ats(tx, f);
+    if (atsOffAfterClear) iommu_disable_pci_ats(tx, f);
   }
   const d = m.domain;
   const w = mutInfo(tx, f);

@@ -6,6 +6,7 @@ import type { IntelInfo } from '../../../src/drivers/intel/info.js';
 import { resolveKernel } from '../../../src/kernel/config.js';
 import type { PresetId } from '../../../src/kernel/presets.js';
 import type { VtdConfig } from '../../../src/model/world.js';
+import type { KernelEvent } from '../../../src/kernel/events.js';
 import { EINVAL, ENOSPC } from '../../../src/kernel/errno.js';
 import { INVARIANTS } from '../../../src/invariants/catalogue.js';
 import { checkInvariants } from '../../../src/invariants/invariant.js';
@@ -222,6 +223,59 @@ describe('function reset', () => {
         register: 'PCI_ATS_CTRL',
         value: 0x8000,
       });
+    },
+  );
+});
+
+/** The block's context-entry, invalidation and ATS Control events for bdf, in order, as short labels. */
+function blockOrder(events: readonly KernelEvent[], bdf: string): string[] {
+  return events.flatMap((e) => {
+    if (e.kind === 'dev-entry' && e.bdf === bdf) return [`${e.entry} ${e.mode}`];
+    if (e.kind === 'iommu-cmd' && (e.bdf === undefined || e.bdf === bdf)) return [e.cmd];
+    if (e.kind === 'config-write' && e.bdf === bdf && e.register === 'PCI_ATS_CTRL')
+      return [`PCI_ATS_CTRL=${e.value}`];
+    return [];
+  });
+}
+
+describe('legacy mode: ATS off before or after the context-entry flush', () => {
+  // Before 5518f239aff1, device_block_translation() turns ATS off first: the flush after
+  // domain_context_clear_one() finds ATS off and sends no QI_DEV_IOTLB. From 5518f239aff1
+  // domain_context_clear() turns ATS off after the flush, which includes the device-TLB.
+  const before = ['PCI_ATS_CTRL=0', 'context clear', 'QI_CC', 'QI_IOTLB', 'QI_IWD'];
+  const after = ['context clear', 'QI_CC', 'QI_IOTLB', 'QI_DEV_IOTLB', 'QI_IWD', 'PCI_ATS_CTRL=0'];
+  it.each([
+    ['v6.1', before],
+    ['v6.12', before],
+    ['v7.0', after],
+    ['v7.3', after],
+  ] as const)('%s: the blocking attach of a VFIO claim', (preset, order) => {
+    const { r, blk } = booted(preset, 'legacy');
+    expect(r.op({ op: 'vfio-claim', f: blk })).toBe(0);
+    expect(blockOrder(r.events, BLK).slice(0, order.length)).toEqual(order);
+  });
+
+  it.each(['v7.0', 'v7.3'] as const)(
+    '%s: pci_dev_reset_iommu_prepare() flushes the device-TLB before the ATS Control write',
+    (preset) => {
+      const { r, nic } = booted(preset, 'legacy');
+      r.op({ op: 'bind', f: nic, kind: 'dma' });
+      r.op({ op: 'dma-map', f: nic });
+      r.op({ op: 'atc-fill', f: nic, iova: 0 });
+      r.op({ op: 'device-fault', f: nic, fault: 'hold-atc' });
+      const prepare = r.step({ op: 'flr', f: nic }, 1);
+      expect(prepare.waiting).toBe(true);
+      expect(blockOrder(prepare.events, NIC)).toEqual(after);
+      expect(prepare.events).toContainEqual(
+        expect.objectContaining({ kind: 'iommu-cmd', cmd: 'QI_DEV_IOTLB', bdf: NIC, span: 52 }),
+      );
+      // The ATC entry went with the flush, so a function that keeps its ATC across the reset
+      // holds nothing stale once the unmap frees the page behind ATS's back.
+      expect(r.state.devs[nic]!.atc).toEqual([]);
+      expect(r.op({ op: 'dma-unmap', f: nic, iova: 0 })).toBe(0);
+      expect(r.step({ op: 'flr', f: nic }, 1).waiting).toBe(false);
+      expect(ats(r, nic)).toBe(true);
+      expect(violated(r)).toEqual([]);
     },
   );
 });

@@ -279,6 +279,7 @@ const pasidBeforeAtsState = perFunction(PASID_BEFORE_ATS, ({ world, view }, f) =
 
 export const pasidBeforeAts: Invariant = {
   ...PASID_BEFORE_ATS,
+  readsEvents: true,
   check(c: InvariantContext): readonly Finding[] {
     const { world, view, events } = c;
     const found = pasidBeforeAtsState.check(c);

@@ -47,6 +47,7 @@ export const failedAttachIntact: Invariant = {
   source:
     'arm_smmu_attach_prepare()/arm_smmu_attach_commit() (prepare may fail, commit cannot); __iommu_group_set_domain_internal() (group->domain changes only on full success); Pranjal Shrivastava v4 cover (thread 4)',
   kind: 'kernel',
+  readsEvents: true,
   check({ world, view, events }: InvariantContext): readonly Finding[] {
     const failed = failedAttach(events);
     if (failed === null) return NO_FINDINGS;

@@ -80,6 +80,7 @@ export const invalidationTimeout: Invariant = {
   source:
     'arm-smmu-v3 CERROR_ATC_INV ("ATC invalidate timeout"); VT-d qi_check_fault() ITE; AMD-Vi "Completion-Wait loop timed out"; f5b16b802174 (a resetting device may ignore invalidations)',
   kind: 'functional',
+  readsEvents: true,
   check({ events }: InvariantContext): readonly Finding[] {
     if (!hasCommands(events)) return NO_FINDINGS;
     let out: Finding[] | null = null;
@@ -118,6 +119,7 @@ export const noStaleTranslation: Invariant = {
   source:
     'dma-iommu strict unmap; 587bb3e56a2c; f5b16b802174 (invalidations a resetting device ignores leave its ATC stale)',
   kind: 'functional',
+  readsEvents: true,
   check({ events }: InvariantContext): readonly Finding[] {
     if (!hasEvent(events, 'dma')) return NO_FINDINGS;
     let out: Finding[] | null = null;

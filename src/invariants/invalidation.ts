@@ -37,6 +37,7 @@ export const atcInvTarget: Invariant = {
   source:
     '587bb3e56a2c ("ATC invalidations must be completed before the driver disables ATS"); f5b16b802174 (a resetting device may ignore invalidations, so they time out)',
   kind: 'kernel',
+  readsEvents: true,
   check({ world, view, events }: InvariantContext): readonly Finding[] {
     if (!hasCommands(events)) return NO_FINDINGS;
     let out: Finding[] | null = null;

@@ -33,6 +33,12 @@ export interface Invariant {
    * driver). checkInvariants() skips it for the others.
    */
   readonly drivers?: readonly IommuDriverName[];
+  /**
+   * Its check() reads the step's events, so what it finds depends on the step taken, not only on
+   * the state reached. Absent: a function of the state alone (checkInvariants() enforces it: such
+   * an invariant checked on its own part gets a context whose `events` throws).
+   */
+  readonly readsEvents?: boolean;
   /** What breaks it, one entry per finding (empty when it holds). */
   check(c: InvariantContext): readonly Finding[];
 }
@@ -68,7 +74,8 @@ function makePlan(invariants: readonly Invariant[], driver: IommuDriverName): Pl
   const batches: CheckBatch[] = [];
   for (const inv of invariants) {
     if (inv.drivers !== undefined && !inv.drivers.includes(driver)) continue;
-    const spec = CheckBatch.specOf(inv);
+    // A batch checks records against their last state, so only state-only invariants join one.
+    const spec = inv.readsEvents === true ? undefined : CheckBatch.specOf(inv);
     if (spec === undefined) {
       entries.push({ inv, batch: null, j: -1 });
       continue;
@@ -104,35 +111,63 @@ function planFor(invariants: readonly Invariant[], driver: IommuDriverName): Pla
   return entry.plan;
 }
 
+/**
+ * Which part of a check to run: `all`; `step`, what depends on the step taken (one `warn:<site>`
+ * per WARN event, and the invariants that read events); or `state`, what depends on the state
+ * alone (every other invariant). `step` and `state` together find what `all` finds: an explorer
+ * checks the step part of every transition and the state part once per new state.
+ */
+export type CheckPart = 'all' | 'step' | 'state';
+
+let reading = '';
+/** The context a state-only check gets: reading its events is a model bug (readsEvents missing). */
+function stateOnlyContext(world: World, state: SystemState): InvariantContext {
+  return {
+    world,
+    state,
+    view: new Tx(world, state),
+    get events(): readonly KernelEvent[] {
+      throw new Error(
+        `model bug: invariant '${reading}' reads the step's events but is not marked readsEvents`,
+      );
+    },
+  };
+}
+
 /** Violations of `invariants` in `state`, plus one `warn:<site>` per WARN event of the step. */
 export function checkInvariants(
   world: World,
   state: SystemState,
   events: readonly KernelEvent[],
   invariants: readonly Invariant[],
+  part: CheckPart = 'all',
 ): Violation[] {
   const out: Violation[] = [];
   // Indexed loops throughout: this runs after every step of an exploration, and for-of over the
   // frozen empty NO_FINDINGS array (what a holding invariant returns) takes V8's slow iterator path.
-  for (let i = 0; i < events.length; i++) {
-    const ev = events[i]!;
-    if (ev.kind === 'warn') {
-      out.push({
-        id: `warn:${ev.site}`,
-        statement: `a WARN_ON in ${ev.site} fired`,
-        source: `${ev.site} (kernel WARN_ON)`,
-        detail: ev.message,
-        bdf: ev.bdf,
-      });
+  if (part !== 'state')
+    for (let i = 0; i < events.length; i++) {
+      const ev = events[i]!;
+      if (ev.kind === 'warn') {
+        out.push({
+          id: `warn:${ev.site}`,
+          statement: `a WARN_ON in ${ev.site} fired`,
+          source: `${ev.site} (kernel WARN_ON)`,
+          detail: ev.message,
+          bdf: ev.bdf,
+        });
+      }
     }
-  }
-  const c: InvariantContext = { world, state, view: new Tx(world, state), events };
+  const c: InvariantContext =
+    part === 'state' ? stateOnlyContext(world, state) : { world, state, view: new Tx(world, state), events };
   const plan = planFor(invariants, world.iommu.driver);
   const batches = plan.batches;
-  for (let k = 0; k < batches.length; k++) batches[k]!.update(c);
+  if (part !== 'step') for (let k = 0; k < batches.length; k++) batches[k]!.update(c);
   const entries = plan.entries;
   for (let k = 0; k < entries.length; k++) {
     const { inv, batch, j } = entries[k]!;
+    if (part !== 'all' && (inv.readsEvents === true) !== (part === 'step')) continue;
+    reading = inv.id;
     const found = batch === null ? inv.check(c) : batch.findings(j);
     for (let i = 0; i < found.length; i++) {
       const f = found[i]!;

@@ -42,12 +42,38 @@ import type { World } from '../../model/world.js';
 import type { Model } from '../model.js';
 import { NO_VIOLATIONS } from '../model.js';
 
+const NO_EVENTS: readonly KernelEvent[] = Object.freeze([]);
+
 export interface KernelExploreState {
   readonly sys: SystemState;
   /** Budget left per choice. */
   readonly budgets: readonly number[];
-  /** Indices into the model's invariants violated by the step that produced this state (sorted). */
+  /**
+   * Indices into the model's invariants that the step producing this state violated through its
+   * events (the WARNs, and the invariants that read events), sorted. With `sys` and `budgets` it
+   * identifies the state: what `sys` alone violates follows from `sys`.
+   */
+  readonly stepViol: readonly number[];
+  /** Indices of every invariant violated here, sorted: `stepViol` and what `sys` violates. */
   readonly viol: readonly number[];
+}
+
+/**
+ * A successor as the search makes it: the state part of its violations is checked only when
+ * `viol` is first read, which the engine does for new states only (a transition into a state
+ * already seen costs no state check).
+ */
+class LazyState implements KernelExploreState {
+  private all: readonly number[] | null = null;
+  constructor(
+    readonly sys: SystemState,
+    readonly budgets: readonly number[],
+    readonly stepViol: readonly number[],
+    private readonly model: KernelModel,
+  ) {}
+  get viol(): readonly number[] {
+    return (this.all ??= this.model.withStateViolations(this.sys, this.stepViol));
+  }
 }
 
 export interface KernelChoice {
@@ -95,6 +121,7 @@ function fmix(x: number): number {
 export interface PackedKernelState {
   readonly sys: SystemState;
   readonly budgets: readonly number[];
+  readonly stepViol: readonly string[];
   readonly viol: readonly string[];
 }
 
@@ -106,6 +133,8 @@ export class KernelModel implements Model<KernelExploreState> {
   readonly threads: readonly (readonly Op[])[];
   readonly choices: readonly KernelChoice[];
   private readonly checked: readonly Invariant[];
+  /** Ids of the checked invariants that read the step's events. */
+  private readonly stepIds: ReadonlySet<string>;
   private readonly index = new Map<string, number>();
   /** Per invariant index: the two 32-bit words its name mixes into a fingerprint. */
   private readonly nameKeys: number[] = [];
@@ -122,6 +151,7 @@ export class KernelModel implements Model<KernelExploreState> {
     this.C = spec.choices.length;
     this.actionCount = Math.max(1, this.T + 2 * this.C);
     this.checked = spec.invariants ?? INVARIANTS;
+    this.stepIds = new Set(this.checked.filter((i) => i.readsEvents === true).map((i) => i.id));
     this.invariants = [];
     for (const inv of this.checked) this.idOf(inv.id);
     for (const w of WARN_SITES) this.idOf(`warn:${w.site}`);
@@ -134,10 +164,13 @@ export class KernelModel implements Model<KernelExploreState> {
     for (let c = 0; c < this.C; c++) this.labels.push(`choice ${c + 1} fires`);
     for (let c = 0; c < this.C; c++) this.labels.push(`choice ${c + 1} continues`);
     if (this.T + 2 * this.C === 0) this.labels.push('(none)');
+    // The setup's violations all count as the initial state's own.
+    const initViol = this.indicesOf(spec.initialViolations ?? []);
     this.init = {
       sys: spec.initial,
       budgets: spec.choices.map((c) => c.max),
-      viol: this.indicesOf(spec.initialViolations ?? []),
+      stepViol: initViol,
+      viol: initViol,
     };
   }
 
@@ -217,8 +250,10 @@ export class KernelModel implements Model<KernelExploreState> {
       budgets = b;
     }
     const violations = checkInvariants(this.world, sys, r.events, this.checked);
+    const viol = this.indicesOf(violations);
+    const stepViol = this.indicesOf(violations.filter((v) => this.isStepViolation(v.id)));
     return {
-      next: { sys, budgets, viol: this.indicesOf(violations) },
+      next: { sys, budgets, stepViol, viol },
       op,
       thread,
       events: r.events,
@@ -228,11 +263,39 @@ export class KernelModel implements Model<KernelExploreState> {
     };
   }
 
+  /** A violation the step's events decide: a WARN, or an invariant that reads events. */
+  private isStepViolation(id: string): boolean {
+    return id.startsWith('warn:') || this.stepIds.has(id);
+  }
+
+  /** `stepViol` with what `sys` itself violates (the state part of the check), sorted. */
+  withStateViolations(sys: SystemState, stepViol: readonly number[]): readonly number[] {
+    const found = checkInvariants(this.world, sys, NO_EVENTS, this.checked, 'state');
+    if (found.length === 0) return stepViol;
+    const set = new Set(stepViol);
+    for (const v of found) set.add(this.idOf(v.id));
+    return [...set].sort((a, b) => a - b);
+  }
+
+  /**
+   * Every enabled action's successor. Only the step part of the invariants is checked here (it
+   * decides the fingerprint); the state part waits until the engine reads `viol`, which it does
+   * for new states only.
+   */
   successors(s: KernelExploreState, emit: (action: number, next: KernelExploreState) => void): void {
     const n = this.T + 2 * this.C;
     for (let a = 0; a < n; a++) {
-      const r = this.apply(s, a);
-      if (r !== null) emit(a, r.next);
+      const e = this.enabled(s, a);
+      if (e === null) continue;
+      const r = step(this.world, s.sys, e.op, e.thread, a < this.T);
+      let budgets = s.budgets;
+      if (a >= this.T && a < this.T + this.C) {
+        const b = budgets.slice();
+        b[a - this.T]!--;
+        budgets = b;
+      }
+      const stepViol = this.indicesOf(checkInvariants(this.world, r.state, r.events, this.checked, 'step'));
+      emit(a, new LazyState(r.state, budgets, stepViol, this));
     }
   }
 
@@ -249,7 +312,7 @@ export class KernelModel implements Model<KernelExploreState> {
       hi ^= k;
       lo ^= fmix(k ^ 0x27d4eb2d);
     }
-    const v = s.viol;
+    const v = s.stepViol;
     const keys = this.nameKeys;
     for (let i = 0; i < v.length; i++) {
       hi ^= keys[2 * v[i]!]!;
@@ -264,15 +327,14 @@ export class KernelModel implements Model<KernelExploreState> {
     pack: (s: KernelExploreState): PackedKernelState => ({
       sys: s.sys,
       budgets: s.budgets,
+      stepViol: s.stepViol.map((i) => this.invariants[i]!),
       viol: s.viol.map((i) => this.invariants[i]!),
     }),
     unpack: (x: unknown): KernelExploreState => {
       const p = x as PackedKernelState;
-      return {
-        sys: p.sys,
-        budgets: p.budgets,
-        viol: p.viol.length === 0 ? NO_VIOLATIONS : p.viol.map((n) => this.idOf(n)).sort((a, b) => a - b),
-      };
+      const ids = (names: readonly string[]): readonly number[] =>
+        names.length === 0 ? NO_VIOLATIONS : names.map((n) => this.idOf(n)).sort((a, b) => a - b);
+      return { sys: p.sys, budgets: p.budgets, stepViol: ids(p.stepViol), viol: ids(p.viol) };
     },
   };
 

@@ -73,8 +73,11 @@ describe('the kernel model on FLR vs strict unmap', () => {
     expect(seen.size).toBe(4);
     const budgetOnly = { ...s0, budgets: [0] };
     expect(fingerprintOf(m, budgetOnly)).not.toEqual(fingerprintOf(m, s0));
-    const violating = { ...s0, viol: [0] };
+    const violating = { ...s0, stepViol: [0], viol: [0] };
     expect(fingerprintOf(m, violating)).not.toEqual(fingerprintOf(m, s0));
+    // What the state itself violates follows from the state: it does not enter the fingerprint.
+    const stateOnly = { ...s0, viol: [0] };
+    expect(fingerprintOf(m, stateOnly)).toEqual(fingerprintOf(m, s0));
   });
 
   it('v6.12: BFS stops at a shortest counterexample, the reset with ATS on and unfenced', () => {

@@ -73,17 +73,19 @@ describe('kernel-model states between instances', () => {
     const s0 = a.initialStates()[0]!;
     const base = a.invariants.length;
     const packed = a.transfer.pack(s0);
+    // WARNs are violations of the step: they identify the state.
+    const warned = (names: string[]): unknown => ({ ...packed, stepViol: names, viol: names });
     // a meets warn:site_x before warn:site_y, b the other way round.
-    const ax = a.transfer.unpack({ ...packed, viol: ['warn:site_x'] });
-    const axy = a.transfer.unpack({ ...packed, viol: ['warn:site_x', 'warn:site_y'] });
-    const by = b.transfer.unpack({ ...packed, viol: ['warn:site_y'] });
-    const byx = b.transfer.unpack({ ...packed, viol: ['warn:site_y', 'warn:site_x'] });
+    const ax = a.transfer.unpack(warned(['warn:site_x']));
+    const axy = a.transfer.unpack(warned(['warn:site_x', 'warn:site_y']));
+    const by = b.transfer.unpack(warned(['warn:site_y']));
+    const byx = b.transfer.unpack(warned(['warn:site_y', 'warn:site_x']));
     expect(a.invariants.slice(base)).toEqual(['warn:site_x', 'warn:site_y']);
     expect(b.invariants.slice(base)).toEqual(['warn:site_y', 'warn:site_x']);
     expect(axy.viol).toEqual([base, base + 1]);
     expect(byx.viol).toEqual([base, base + 1]);
     expect(fp(a, axy)).toBe(fp(b, byx));
-    const bx = b.transfer.unpack({ ...packed, viol: ['warn:site_x'] });
+    const bx = b.transfer.unpack(warned(['warn:site_x']));
     expect(bx.viol).toEqual([base + 1]);
     expect(fp(b, bx)).toBe(fp(a, ax));
     // Different names, different states.
@@ -92,6 +94,7 @@ describe('kernel-model states between instances', () => {
     expect(fp(a, axy)).not.toBe(fp(a, ax));
     // Back through pack: names, not this instance's indices.
     expect(b.transfer.pack(byx).viol).toEqual(['warn:site_y', 'warn:site_x']);
+    expect(b.transfer.pack(byx).stepViol).toEqual(['warn:site_y', 'warn:site_x']);
   });
 });
 

@@ -16,6 +16,7 @@ import {
   effectiveRidDomain,
   hasDriverDomain,
   managed,
+  NO_FINDINGS,
   push,
   quiescent,
   ridBlocked,
@@ -266,7 +267,7 @@ const PASID_BEFORE_ATS = {
   kind: 'kernel',
 } as const;
 
-/** The state half of pasid-before-ats, function by function. */
+/** pasid-before-ats: the state half function by function (check), the writes of the step in checkStep. */
 const pasidBeforeAtsState = perFunction(PASID_BEFORE_ATS, ({ world, view }, f) => {
   const info = world.infos[f]!;
   const d = view.dev(f);
@@ -277,12 +278,8 @@ const pasidBeforeAtsState = perFunction(PASID_BEFORE_ATS, ({ world, view }, f) =
   return push(null, 'ATS is enabled on a PASID-capable function whose PASID is not enabled', info.bdf);
 });
 
-export const pasidBeforeAts: Invariant = {
-  ...PASID_BEFORE_ATS,
-  readsEvents: true,
-  check(c: InvariantContext): readonly Finding[] {
-    const { world, view, events } = c;
-    const found = pasidBeforeAtsState.check(c);
+export const pasidBeforeAts: Invariant = Object.assign(pasidBeforeAtsState, {
+  checkStep({ world, view, events }: InvariantContext): readonly Finding[] {
     let out: Finding[] | null = null;
     for (const e of events) {
       if (e.kind !== 'config-write' || e.register !== 'PCI_PASID_CTRL') continue;
@@ -290,6 +287,6 @@ export const pasidBeforeAts: Invariant = {
       if (f === undefined || !view.dev(f).atsEnabled || atsCtrlWritten(events, e.bdf)) continue;
       out = push(out, 'PASID Control written while ATS is enabled', e.bdf);
     }
-    return out === null ? found : [...found, ...out];
+    return out ?? NO_FINDINGS;
   },
-};
+});

@@ -41,6 +41,11 @@ export interface Invariant {
   readonly readsEvents?: boolean;
   /** What breaks it, one entry per finding (empty when it holds). */
   check(c: InvariantContext): readonly Finding[];
+  /**
+   * Optional: what the step's events break, for an invariant whose check() looks at the state
+   * alone; its findings follow check()'s (the step part of a check runs it, the state part not).
+   */
+  checkStep?(c: InvariantContext): readonly Finding[];
 }
 
 export interface Finding {
@@ -67,6 +72,8 @@ interface PlanEntry {
 interface Plan {
   readonly entries: readonly PlanEntry[];
   readonly batches: readonly CheckBatch[];
+  /** The entries with a step part (they read events, or have checkStep()). */
+  readonly stepEntries: readonly PlanEntry[];
 }
 
 function makePlan(invariants: readonly Invariant[], driver: IommuDriverName): Plan {
@@ -85,7 +92,8 @@ function makePlan(invariants: readonly Invariant[], driver: IommuDriverName): Pl
     if (batch === undefined) batches.push((batch = new CheckBatch(spec.kind, when)));
     entries.push({ inv, batch, j: batch.add(spec) });
   }
-  return { entries, batches };
+  const stepEntries = entries.filter((e) => e.inv.readsEvents === true || e.inv.checkStep !== undefined);
+  return { entries, batches, stepEntries };
 }
 
 /** Plans per invariant list and driver (the list's length is checked too, should a caller grow it). */
@@ -113,8 +121,8 @@ function planFor(invariants: readonly Invariant[], driver: IommuDriverName): Pla
 
 /**
  * Which part of a check to run: `all`; `step`, what depends on the step taken (one `warn:<site>`
- * per WARN event, and the invariants that read events); or `state`, what depends on the state
- * alone (every other invariant). `step` and `state` together find what `all` finds: an explorer
+ * per WARN event, the invariants that read events, and every checkStep()); or `state`, what
+ * depends on the state alone (every other check()). `step` and `state` together find what `all` finds: an explorer
  * checks the step part of every transition and the state part once per new state.
  */
 export type CheckPart = 'all' | 'step' | 'state';
@@ -132,6 +140,17 @@ function stateOnlyContext(world: World, state: SystemState): InvariantContext {
       );
     },
   };
+}
+
+function report(out: Violation[], inv: Invariant, found: readonly Finding[]): void {
+  for (let i = 0; i < found.length; i++) {
+    const f = found[i]!;
+    out.push(
+      f.bdf === undefined
+        ? { id: inv.id, statement: inv.statement, source: inv.source, detail: f.detail }
+        : { id: inv.id, statement: inv.statement, source: inv.source, detail: f.detail, bdf: f.bdf },
+    );
+  }
 }
 
 /** Violations of `invariants` in `state`, plus one `warn:<site>` per WARN event of the step. */
@@ -163,20 +182,15 @@ export function checkInvariants(
   const plan = planFor(invariants, world.iommu.driver);
   const batches = plan.batches;
   if (part !== 'step') for (let k = 0; k < batches.length; k++) batches[k]!.update(c);
-  const entries = plan.entries;
+  // The step part visits only the entries that have one.
+  const entries = part === 'step' ? plan.stepEntries : plan.entries;
   for (let k = 0; k < entries.length; k++) {
     const { inv, batch, j } = entries[k]!;
-    if (part !== 'all' && (inv.readsEvents === true) !== (part === 'step')) continue;
     reading = inv.id;
-    const found = batch === null ? inv.check(c) : batch.findings(j);
-    for (let i = 0; i < found.length; i++) {
-      const f = found[i]!;
-      out.push(
-        f.bdf === undefined
-          ? { id: inv.id, statement: inv.statement, source: inv.source, detail: f.detail }
-          : { id: inv.id, statement: inv.statement, source: inv.source, detail: f.detail, bdf: f.bdf },
-      );
-    }
+    // check() is the state part unless the invariant reads events; checkStep() is always the step part.
+    if (part === 'all' || (inv.readsEvents === true) === (part === 'step'))
+      report(out, inv, batch === null ? inv.check(c) : batch.findings(j));
+    if (part !== 'state' && inv.checkStep !== undefined) report(out, inv, inv.checkStep(c));
   }
   return out;
 }

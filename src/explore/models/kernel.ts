@@ -133,8 +133,6 @@ export class KernelModel implements Model<KernelExploreState> {
   readonly threads: readonly (readonly Op[])[];
   readonly choices: readonly KernelChoice[];
   private readonly checked: readonly Invariant[];
-  /** Ids of the checked invariants that read the step's events. */
-  private readonly stepIds: ReadonlySet<string>;
   private readonly index = new Map<string, number>();
   /** Per invariant index: the two 32-bit words its name mixes into a fingerprint. */
   private readonly nameKeys: number[] = [];
@@ -151,7 +149,6 @@ export class KernelModel implements Model<KernelExploreState> {
     this.C = spec.choices.length;
     this.actionCount = Math.max(1, this.T + 2 * this.C);
     this.checked = spec.invariants ?? INVARIANTS;
-    this.stepIds = new Set(this.checked.filter((i) => i.readsEvents === true).map((i) => i.id));
     this.invariants = [];
     for (const inv of this.checked) this.idOf(inv.id);
     for (const w of WARN_SITES) this.idOf(`warn:${w.site}`);
@@ -251,7 +248,7 @@ export class KernelModel implements Model<KernelExploreState> {
     }
     const violations = checkInvariants(this.world, sys, r.events, this.checked);
     const viol = this.indicesOf(violations);
-    const stepViol = this.indicesOf(violations.filter((v) => this.isStepViolation(v.id)));
+    const stepViol = this.indicesOf(checkInvariants(this.world, sys, r.events, this.checked, 'step'));
     return {
       next: { sys, budgets, stepViol, viol },
       op,
@@ -261,11 +258,6 @@ export class KernelModel implements Model<KernelExploreState> {
       waiting: r.waiting,
       violations,
     };
-  }
-
-  /** A violation the step's events decide: a WARN, or an invariant that reads events. */
-  private isStepViolation(id: string): boolean {
-    return id.startsWith('warn:') || this.stepIds.has(id);
   }
 
   /** `stepViol` with what `sys` itself violates (the state part of the check), sorted. */

@@ -92,6 +92,18 @@ describe('breadth-first search on worker threads', () => {
     expect(seen.length).toBeGreaterThan(0);
   });
 
+  it('grows the shared table mid-search and still finds every state (D=3, P=4: 1,798,833)', async () => {
+    // A 96 MiB budget starts the table at 2^21 slots (16 MiB, a quarter of the budget at most); it
+    // grows to 2^22 at 3/4 load, holding both tables while it rehashes.
+    const r = await exploreWithWorkers(ref({ devices: 3, pages: 4 }), { workers: 2, memoryBudget: 96 << 20 });
+    expect(r.stopReason).toBe('exhausted');
+    expect(r.states).toBe(1_798_833);
+    // Without a growth the peak is about 44 MiB (the 32 MiB table of a bigger budget, the traces
+    // and queues); with one, both tables are held while rehashing: about 59 MiB.
+    expect(r.peakBytes).toBeGreaterThan(52 << 20);
+    expect(r.peakBytes).toBeLessThanOrEqual(96 << 20);
+  });
+
   it('runs a model without a codec through its transfer, from an async factory, with the same counts', async () => {
     const boxed: ModelRef = {
       module: pathToFileURL(join(repoRoot, 'test/fixtures/models/boxed-ats.ts')).href,

@@ -9,12 +9,13 @@ import { smmuv3Ops } from '../../src/drivers/smmuv3/ops.js';
 import { INVARIANTS } from '../../src/invariants/catalogue.js';
 import { checkInvariants, type Violation } from '../../src/invariants/invariant.js';
 import { resolveKernel } from '../../src/kernel/config.js';
+import { PRESET_IDS } from '../../src/kernel/presets.js';
 import { formatKernelEvent } from '../../src/kernel/events.js';
 import type { Op } from '../../src/model/ops.js';
 import { IOMMU_DOMAIN_IDENTITY } from '../../src/iommu/domain-type.js';
 import { DRIVER_DMA_API, DRIVER_NONE, DRIVER_VFIO } from '../../src/model/state.js';
 import type { SystemState } from '../../src/model/state.js';
-import { runOp, step } from '../../src/model/step.js';
+import { runOp, step, type StepResult } from '../../src/model/step.js';
 import { createWorld, initialState } from '../../src/model/world-builder.js';
 import type { IommuFeatures, World } from '../../src/model/world.js';
 import { MachineBuilder, type AcsSpec, type FunctionSpec } from '../../src/pci/builder.js';
@@ -272,6 +273,55 @@ export interface WalkStep {
 export interface WalkResult {
   readonly state: SystemState;
   readonly steps: readonly WalkStep[];
+}
+
+/**
+ * A property over random two-thread walks with faults, on every preset and random machines:
+ * boots, then steps the walk (stepRandomWalk), calling `visit` after every step.
+ */
+export function assertOnRandomWalks(
+  run: { readonly numRuns: number; readonly seed: number },
+  visit: (world: World, r: StepResult) => void,
+): void {
+  fc.assert(
+    fc.property(
+      fc.constantFrom(...PRESET_IDS),
+      machineSpecArb,
+      fc.array(fc.record({ op: anyOpArb, thread: fc.nat(1) }), { minLength: 10, maxLength: 30 }),
+      (preset, spec, ops) => {
+        const world = buildWorld(spec, preset);
+        const s0 = runOp(world, initialState(world, 2), { op: 'boot' }).state;
+        stepRandomWalk(world, s0, ops, (r) => {
+          visit(world, r);
+        });
+      },
+    ),
+    run,
+  );
+}
+
+/**
+ * Steps each (operation, thread) of a random walk from `start`, after concretize(); a thread that
+ * waits in a split operation resumes it (step() refuses anything else). `visit` sees every step's
+ * result. Returns the last state.
+ */
+export function stepRandomWalk(
+  world: World,
+  start: SystemState,
+  ops: readonly { op: Op; thread: number }[],
+  visit: (r: StepResult) => void,
+): SystemState {
+  let s = start;
+  const waiting: (Op | null)[] = [];
+  for (const { op: raw, thread } of ops)
+    for (const planned of concretize(raw, world, s)) {
+      const op = waiting[thread] ?? planned;
+      const r = step(world, s, op, thread);
+      waiting[thread] = r.waiting ? op : null;
+      s = r.state;
+      visit(r);
+    }
+  return s;
 }
 
 /** Boots, then runs each op to completion on thread 0, checking every invariant after each. */

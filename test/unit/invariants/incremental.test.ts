@@ -4,13 +4,19 @@ import { INVARIANTS } from '../../../src/invariants/catalogue.js';
 import { CheckBatch } from '../../../src/invariants/incremental.js';
 import { checkInvariants } from '../../../src/invariants/invariant.js';
 import { PRESET_IDS } from '../../../src/kernel/presets.js';
-import type { Op } from '../../../src/model/ops.js';
 import type { SystemState } from '../../../src/model/state.js';
-import { runOp, step } from '../../../src/model/step.js';
+import { runOp } from '../../../src/model/step.js';
 import { Tx } from '../../../src/model/tx.js';
 import { initialState } from '../../../src/model/world-builder.js';
 import type { World } from '../../../src/model/world.js';
-import { anyOpArb, buildWorld, concretize, machineSpecArb, walk } from '../../model-based/walk.js';
+import {
+  anyOpArb,
+  assertOnRandomWalks,
+  buildWorld,
+  machineSpecArb,
+  stepRandomWalk,
+  walk,
+} from '../../model-based/walk.js';
 import { singleFieldChanges } from '../model/variants.js';
 
 const show = (v: ReturnType<typeof checkInvariants>): string[] =>
@@ -37,16 +43,10 @@ describe('incremental checking', () => {
           const r0 = runOp(world, s, { op: 'boot' });
           s = r0.state;
           compare(r0.events);
-          // A thread waiting in a split operation resumes it (step() refuses anything else).
-          const waiting: (Op | null)[] = [null, null];
-          for (const { op: raw, thread } of ops)
-            for (const planned of concretize(raw, world, s)) {
-              const op = waiting[thread] ?? planned;
-              const r = step(world, s, op, thread);
-              waiting[thread] = r.waiting ? op : null;
-              s = r.state;
-              compare(r.events);
-            }
+          stepRandomWalk(world, s, ops, (r) => {
+            s = r.state;
+            compare(r.events);
+          });
         },
       ),
       { numRuns: 200, seed: 7 },
@@ -68,31 +68,13 @@ describe('incremental checking', () => {
       return out;
     };
     expect(INVARIANTS.filter((i) => CheckBatch.specOf(i) !== undefined).length).toBeGreaterThan(15);
-    fc.assert(
-      fc.property(
-        fc.constantFrom(...PRESET_IDS),
-        machineSpecArb,
-        fc.array(fc.record({ op: anyOpArb, thread: fc.nat(1) }), { minLength: 10, maxLength: 30 }),
-        (preset, spec, ops) => {
-          const world = buildWorld(spec, preset);
-          let s: SystemState = runOp(world, initialState(world, 2), { op: 'boot' }).state;
-          // A thread waiting in a split operation resumes that operation (so states mid-operation,
-          // where the quiescent-only batch does not apply, are checked too).
-          const waiting: (Op | null)[] = [null, null];
-          for (const { op: raw, thread } of ops)
-            for (const planned of concretize(raw, world, s)) {
-              const op = waiting[thread] ?? planned;
-              const r = step(world, s, op, thread);
-              waiting[thread] = r.waiting ? op : null;
-              s = r.state;
-              const batched = show(checkInvariants(world, s, [], INVARIANTS));
-              expect(batched).toEqual(oneByOne(world, s));
-              violations += batched.length;
-            }
-        },
-      ),
-      { numRuns: 100, seed: 23 },
-    );
+    // A thread waiting in a split operation resumes that operation (so states mid-operation,
+    // where the quiescent-only batch does not apply, are checked too).
+    assertOnRandomWalks({ numRuns: 100, seed: 23 }, (world, { state: s }) => {
+      const batched = show(checkInvariants(world, s, [], INVARIANTS));
+      expect(batched).toEqual(oneByOne(world, s));
+      violations += batched.length;
+    });
     // States with a field changed, where almost every invariant fires somewhere.
     const fired = new Set<string>();
     for (const [preset, spec, list] of fc.sample(

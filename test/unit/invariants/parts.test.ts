@@ -2,12 +2,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { INVARIANTS } from '../../../src/invariants/catalogue.js';
 import { checkInvariants, type Invariant } from '../../../src/invariants/invariant.js';
-import { PRESET_IDS } from '../../../src/kernel/presets.js';
-import type { Op } from '../../../src/model/ops.js';
-import type { SystemState } from '../../../src/model/state.js';
-import { runOp, step } from '../../../src/model/step.js';
 import { initialState } from '../../../src/model/world-builder.js';
-import { anyOpArb, buildWorld, concretize, machineSpecArb } from '../../model-based/walk.js';
+import { assertOnRandomWalks, buildWorld, machineSpecArb } from '../../model-based/walk.js';
 
 const show = (v: ReturnType<typeof checkInvariants>): string[] =>
   v.map((x) => `${x.id}@${x.bdf ?? ''}: ${x.detail}`).sort();
@@ -15,35 +11,18 @@ const show = (v: ReturnType<typeof checkInvariants>): string[] =>
 describe('the step part and the state part of a check', () => {
   it('together find what the whole check finds, after every step of random walks on every preset', () => {
     const kinds = { step: 0, state: 0 };
-    fc.assert(
-      fc.property(
-        fc.constantFrom(...PRESET_IDS),
-        machineSpecArb,
-        fc.array(fc.record({ op: anyOpArb, thread: fc.nat(1) }), { minLength: 10, maxLength: 30 }),
-        (preset, spec, ops) => {
-          const world = buildWorld(spec, preset);
-          let s: SystemState = runOp(world, initialState(world, 2), { op: 'boot' }).state;
-          const waiting: (Op | null)[] = [null, null];
-          for (const { op: raw, thread } of ops)
-            for (const planned of concretize(raw, world, s)) {
-              const op = waiting[thread] ?? planned;
-              const r = step(world, s, op, thread);
-              waiting[thread] = r.waiting ? op : null;
-              s = r.state;
-              const all = checkInvariants(world, s, r.events, INVARIANTS);
-              const onStep = checkInvariants(world, s, r.events, INVARIANTS, 'step');
-              // The state part never reads events (its context throws if one tries).
-              const onState = checkInvariants(world, s, [], INVARIANTS, 'state');
-              expect([...show(onStep), ...show(onState)].sort()).toEqual(show(all));
-              for (const v of onStep) expect(v.id.startsWith('warn:') || stepPart(v.id)).toBe(true);
-              for (const v of onState) expect(readsEvents(v.id)).toBe(false);
-              kinds.step += onStep.length;
-              kinds.state += onState.length;
-            }
-        },
-      ),
-      { numRuns: 100, seed: 31 },
-    );
+    assertOnRandomWalks({ numRuns: 100, seed: 31 }, (world, r) => {
+      const s = r.state;
+      const all = checkInvariants(world, s, r.events, INVARIANTS);
+      const onStep = checkInvariants(world, s, r.events, INVARIANTS, 'step');
+      // The state part never reads events (its context throws if one tries).
+      const onState = checkInvariants(world, s, [], INVARIANTS, 'state');
+      expect([...show(onStep), ...show(onState)].sort()).toEqual(show(all));
+      for (const v of onStep) expect(v.id.startsWith('warn:') || stepPart(v.id)).toBe(true);
+      for (const v of onState) expect(readsEvents(v.id)).toBe(false);
+      kinds.step += onStep.length;
+      kinds.state += onState.length;
+    });
     // Both parts found something on these walks.
     expect(kinds.step).toBeGreaterThan(0);
     expect(kinds.state).toBeGreaterThan(10);

@@ -17,7 +17,7 @@ import { runOp, step } from '../../../src/model/step.js';
 import { Tx } from '../../../src/model/tx.js';
 import { createWorld, initialState } from '../../../src/model/world-builder.js';
 import type { World } from '../../../src/model/world.js';
-import { buildWorld, concretize, healthySpecArb, opArb } from '../../model-based/walk.js';
+import { buildWorld, healthySpecArb, opArb, stepRandomWalk } from '../../model-based/walk.js';
 import { MachineBuilder } from '../../../src/pci/builder.js';
 import { singleFieldChanges } from './variants.js';
 
@@ -90,18 +90,10 @@ describe('incremental fingerprints', () => {
           let s = initialState(world, 2);
           expect(fp(s)).toBe(full(s));
           s = runOp(world, s, { op: 'boot' }).state;
-          // A thread waiting in a split operation resumes it (step() refuses anything else).
-          const waiting: (Op | null)[] = [null, null];
-          for (const { op: raw, thread } of ops) {
-            for (const planned of concretize(raw, world, s)) {
-              const op = waiting[thread] ?? planned;
-              const r = step(world, s, op, thread);
-              waiting[thread] = r.waiting ? op : null;
-              s = r.state;
-              expect(fp(s)).toBe(full(s));
-              expectTypedHashersAgree(s);
-            }
-          }
+          stepRandomWalk(world, s, ops, ({ state }) => {
+            expect(fp(state)).toBe(full(state));
+            expectTypedHashersAgree(state);
+          });
         },
       ),
       { numRuns: 100, seed: 0xf1 },

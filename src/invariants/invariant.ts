@@ -181,6 +181,7 @@ export function checkInvariants(
     part === 'state' ? stateOnlyContext(world, state) : { world, state, view: new Tx(world, state), events };
   const plan = planFor(invariants, world.iommu.driver);
   const batches = plan.batches;
+  reading = 'a batched per-function or per-group invariant';
   if (part !== 'step') for (let k = 0; k < batches.length; k++) batches[k]!.update(c);
   // The step part visits only the entries that have one.
   const entries = part === 'step' ? plan.stepEntries : plan.entries;

@@ -50,8 +50,9 @@ export interface KernelExploreState {
   readonly budgets: readonly number[];
   /**
    * Indices into the model's invariants that the step producing this state violated through its
-   * events (the WARNs, and the invariants that read events), sorted. With `sys` and `budgets` it
-   * identifies the state: what `sys` alone violates follows from `sys`.
+   * events (the WARNs, the invariants that read events, and checkStep() findings) and that `sys`
+   * does not violate by itself, sorted. With `sys` and `budgets` it identifies the state exactly
+   * as every violation would: what `sys` alone violates follows from `sys`.
    */
   readonly stepViol: readonly number[];
   /** Indices of every invariant violated here, sorted: `stepViol` and what `sys` violates. */
@@ -64,12 +65,12 @@ export interface KernelExploreState {
  * already seen costs no state check).
  */
 class LazyState implements KernelExploreState {
-  private all: readonly number[] | null = null;
   constructor(
     readonly sys: SystemState,
     readonly budgets: readonly number[],
     readonly stepViol: readonly number[],
     private readonly model: KernelModel,
+    private all: readonly number[] | null,
   ) {}
   get viol(): readonly number[] {
     return (this.all ??= this.model.withStateViolations(this.sys, this.stepViol));
@@ -133,6 +134,8 @@ export class KernelModel implements Model<KernelExploreState> {
   readonly threads: readonly (readonly Op[])[];
   readonly choices: readonly KernelChoice[];
   private readonly checked: readonly Invariant[];
+  /** Ids of the checked invariants with a state part and a step part (a checkStep()). */
+  private readonly bothParts: ReadonlySet<string>;
   private readonly index = new Map<string, number>();
   /** Per invariant index: the two 32-bit words its name mixes into a fingerprint. */
   private readonly nameKeys: number[] = [];
@@ -149,6 +152,9 @@ export class KernelModel implements Model<KernelExploreState> {
     this.C = spec.choices.length;
     this.actionCount = Math.max(1, this.T + 2 * this.C);
     this.checked = spec.invariants ?? INVARIANTS;
+    this.bothParts = new Set(
+      this.checked.filter((i) => i.checkStep !== undefined && i.readsEvents !== true).map((i) => i.id),
+    );
     this.invariants = [];
     for (const inv of this.checked) this.idOf(inv.id);
     for (const w of WARN_SITES) this.idOf(`warn:${w.site}`);
@@ -248,7 +254,7 @@ export class KernelModel implements Model<KernelExploreState> {
     }
     const violations = checkInvariants(this.world, sys, r.events, this.checked);
     const viol = this.indicesOf(violations);
-    const stepViol = this.indicesOf(checkInvariants(this.world, sys, r.events, this.checked, 'step'));
+    const { stepViol } = this.stepPart(sys, r.events);
     return {
       next: { sys, budgets, stepViol, viol },
       op,
@@ -258,6 +264,24 @@ export class KernelModel implements Model<KernelExploreState> {
       waiting: r.waiting,
       violations,
     };
+  }
+
+  /**
+   * The step part of the check of `sys` reached with `events`: its violations as `stepViol`, and
+   * every violation when they had to be known already. An invariant with both parts (a
+   * checkStep()) found by the step is left out of `stepViol` when `sys` violates it anyway, so
+   * that the state is the same one whichever step reached it.
+   */
+  stepPart(
+    sys: SystemState,
+    events: readonly KernelEvent[],
+  ): { stepViol: readonly number[]; all: readonly number[] | null } {
+    const found = checkInvariants(this.world, sys, events, this.checked, 'step');
+    const stepViol = this.indicesOf(found);
+    if (!found.some((v) => this.bothParts.has(v.id))) return { stepViol, all: null };
+    const onState = this.indicesOf(checkInvariants(this.world, sys, NO_EVENTS, this.checked, 'state'));
+    const all = [...new Set([...stepViol, ...onState])].sort((a, b) => a - b);
+    return { stepViol: stepViol.filter((i) => !onState.includes(i)), all };
   }
 
   /** `stepViol` with what `sys` itself violates (the state part of the check), sorted. */
@@ -286,8 +310,8 @@ export class KernelModel implements Model<KernelExploreState> {
         b[a - this.T]!--;
         budgets = b;
       }
-      const stepViol = this.indicesOf(checkInvariants(this.world, r.state, r.events, this.checked, 'step'));
-      emit(a, new LazyState(r.state, budgets, stepViol, this));
+      const { stepViol, all } = this.stepPart(r.state, r.events);
+      emit(a, new LazyState(r.state, budgets, stepViol, this, all));
     }
   }
 

@@ -66,6 +66,33 @@ describe('kernel-model states between instances', () => {
     },
   );
 
+  it.each(FILES.flatMap((file) => PRESETS.map((preset) => [relative(repoRoot, file), preset] as const)))(
+    '%s under %s: a successor checked lazily is the state apply() checks in full, and identifies as every violation would',
+    (shown, preset) => {
+      const m = prepareExploration(loadScenarioFile(join(repoRoot, shown), shown), { preset }).model;
+      // Per (SystemState, budgets): the fingerprints and the full violation lists met, which must pair 1:1.
+      const byState = new Map<string, Map<string, string>>();
+      let transitions = 0;
+      for (const s of allStates(m))
+        m.successors(s, (a, t) => {
+          transitions++;
+          const full = m.apply(s, a)!;
+          expect(t.stepViol).toEqual(full.next.stepViol);
+          expect(t.viol).toEqual(full.next.viol);
+          expect(fp(m, t)).toBe(fp(m, full.next));
+          const key = `${t.sys.fpHi}:${t.sys.fpLo}:${t.budgets.join(',')}`;
+          const seen = byState.get(key) ?? new Map<string, string>();
+          byState.set(key, seen);
+          const viol = t.viol.join(',');
+          const had = seen.get(fp(m, t));
+          if (had !== undefined) expect(viol).toBe(had);
+          seen.set(fp(m, t), viol);
+          expect(new Set(seen.values()).size).toBe(seen.size);
+        });
+      expect(transitions).toBeGreaterThan(0);
+    },
+  );
+
   it('violations are fingerprinted by name: instances that numbered new warn sites differently agree', () => {
     const file = FILES[0]!;
     const a = createScenarioKernelModel({ file, preset: 'v7.3' });

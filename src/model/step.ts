@@ -126,7 +126,10 @@ export function runOp(world: World, state: SystemState, op: Op, t = 0): StepResu
   let out = h(tx, op, cont, t);
   for (let phase = 1; out.cont !== null; phase++) {
     if (phase > MAX_PHASES)
-      throw new Error(`model bug: operation '${op.op}' did not finish in ${MAX_PHASES} phases`);
+      throw new InputError({
+        code: 'operation-blocked',
+        message: `${op.op} on thread ${t} still waits after ${MAX_PHASES} phases: it waits for an operation in progress on another thread (a reset, or a flush an attach is fenced against); step that one first`,
+      });
     cont = { ...out.cont, key: 0 };
     out = h(tx, op, cont, t);
   }

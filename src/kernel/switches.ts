@@ -221,6 +221,17 @@ const SWITCH_DEFS = {
       commits: [{ id: 'ccb02b27bb50', subject: 'iommu/vt-d: Move PCI PASID enablement to probe path' }],
     },
   },
+  'vtd-cache-tag-fence': {
+    description:
+      "VT-d's blocking path removes the function's cache tags (cache_tag_unassign_domain(), under domain->cache_lock) before it disables ATS, so an attach waits for a device-TLB flush in flight (cache_tag_flush_range() holds the lock until qi_submit_sync() returns); before it (v6.1) ATS went off first, with no lock the flush holds",
+    kind: 'release',
+    source: {
+      kind: 'thread',
+      thread: '[PATCH 1/1] iommu/vt-d: Remove cache tags before disabling ATS',
+      message: 'Lu Baolu, 2024-11-29; merged for v6.13-rc3 and backported to 6.12 stable',
+      url: 'https://lore.kernel.org/r/20241129020506.576413-1-baolu.lu@linux.intel.com',
+    },
+  },
   'vtd-sm-ats-at-probe': {
     description:
       'VT-d scalable mode enables ATS once, at probe_finalize, and keeps it on across domain changes, BLOCKED included; legacy mode enables it in domain_context_mapping() and disables it in domain_context_clear()',

@@ -60,7 +60,8 @@ export function amd_flush_iotlb_all_sync(tx: Tx, f: number): number {
 /** Takes (+1) or releases (-1) the domain's domain->lock for a flush in progress (see `flushing`). */
 function holdFlushLock(tx: Tx, d: number, by: 1 | -1): void {
   const rec = amdDomain(tx, d);
-  if (rec === null || rec.flushing + by < 0) return;
+  if (rec === null) return;
+  if (rec.flushing + by < 0) throw new Error(`model bug: domain ${d} releases a flush lock it does not hold`);
   tx.mutDomain(d).drv = { ...rec, flushing: rec.flushing + by };
 }
 

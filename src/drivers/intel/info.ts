@@ -85,10 +85,13 @@ export function initialDmarDomain(_w: World, _t: DomainType): DmarDomain {
 
 /**
  * An attach that changes one of f's attachments would wait: f is attached (RID or PASID) to a
- * domain whose flush holds domain->cache_lock (cache.c cache_tag_unassign() spins on it). The
- * flushing thread needs no other lock to finish, so the wait always ends.
+ * domain whose flush holds domain->cache_lock (cache.c cache_tag_unassign() spins on it, and
+ * iommu.c device_block_translation() unassigns the tags first, `vtd-cache-tag-fence`). The
+ * flushing thread needs no other lock to finish, so the wait always ends. Without the switch
+ * (v6.1) the attach disabled ATS before taking any lock the flush holds: no fence.
  */
 export function vtd_attach_would_wait(tx: Tx, f: number): boolean {
+  if (!tx.kernel.switches['vtd-cache-tag-fence']) return false;
   const n = tx.domainCount;
   for (let d = 0; d < n; d++) {
     const rec = dmarDomain(tx, d);

@@ -21,6 +21,10 @@ const ats = (r: Run, f: number): boolean => r.state.pci[f]!.atsEnabled;
 const violated = (r: Run): string[] =>
   checkInvariants(r.world, r.state, r.events, INVARIANTS).map((v) => v.id);
 
+/** domain->cache_lock / domain->lock holders: the `flushing` counts of the domains' driver records. */
+const flushing = (r: Run): number[] =>
+  r.state.domains.flatMap((d) => (d === null ? [] : [(d.drv as { flushing?: number }).flushing ?? 0]));
+
 describe('probe', () => {
   it('records ATS_SUP and calls pci_prepare_ats() for every PCI device, ignoring the result', () => {
     const r = amdRun();
@@ -128,6 +132,7 @@ describe('a flush in flight holds domain->lock', () => {
       r.op({ op: 'bind', f, kind: 'dma' });
       r.op({ op: 'dma-map', f });
       expect(r.step({ op: 'dma-unmap', f, iova: 0 }, 0).waiting).toBe(true);
+      expect(flushing(r).filter((n) => n > 0)).toEqual([1]);
       const flr = r.step({ op: 'flr', f }, 1);
       expect(flr.waiting).toBe(true);
       // v7.3: pci_dev_reset_iommu_prepare() waits before anything; v6.12: the reset has started.
@@ -136,6 +141,7 @@ describe('a flush in flight holds domain->lock', () => {
       expect(r.step({ op: 'dma-unmap', f, iova: 0 }, 0).events).toContainEqual(
         expect.objectContaining({ cmd: 'CMD_COMPL_WAIT', result: preset === 'v7.3' ? 'ok' : 'timeout' }),
       );
+      expect(flushing(r).every((n) => n === 0)).toBe(true);
       if (preset === 'v6.12') expect(violated(r)).toContain('invalidation-timeout');
       else {
         expect(violated(r)).toEqual([]);

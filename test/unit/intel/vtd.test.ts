@@ -33,6 +33,10 @@ const ats = (r: Run, f: number): boolean => r.state.pci[f]!.atsEnabled;
 const violated = (r: Run): string[] =>
   checkInvariants(r.world, r.state, r.events, INVARIANTS).map((v) => v.id);
 
+/** domain->cache_lock / domain->lock holders: the `flushing` counts of the domains' driver records. */
+const flushing = (r: Run): number[] =>
+  r.state.domains.flatMap((d) => (d === null ? [] : [(d.drv as { flushing?: number }).flushing ?? 0]));
+
 const PRESETS: PresetId[] = ['v6.1', 'v6.12', 'v7.0', 'v7.3'];
 const MODES: VtdConfig['mode'][] = ['legacy', 'scalable'];
 
@@ -321,6 +325,7 @@ describe('device-TLB invalidation', () => {
         r.op({ op: 'bind', f: blk, kind: 'dma' });
         r.op({ op: 'dma-map', f: blk });
         expect(r.step({ op: 'dma-unmap', f: blk, iova: 0 }, 0).waiting).toBe(true);
+        expect(flushing(r).filter((n) => n > 0)).toEqual([1]);
         const flr = r.step({ op: 'flr', f: blk }, 1);
         if (preset === 'v7.3') {
           // The blocking attach of pci_dev_reset_iommu_prepare() cannot take the lock yet.
@@ -331,6 +336,7 @@ describe('device-TLB invalidation', () => {
         expect(r.step({ op: 'dma-unmap', f: blk, iova: 0 }, 0).events).toContainEqual(
           expect.objectContaining({ cmd: 'QI_IWD', result: preset === 'v7.3' ? 'ok' : 'timeout' }),
         );
+        expect(flushing(r).every((n) => n === 0)).toBe(true);
         if (preset === 'v7.3') {
           expect(violated(r)).toEqual([]);
           expect(r.step({ op: 'flr', f: blk }, 1).waiting).toBe(true);
@@ -338,6 +344,16 @@ describe('device-TLB invalidation', () => {
         } else expect(violated(r)).toContain('invalidation-timeout');
       }
     });
+
+  it('a VFIO claim waits for a flush in flight from v6.12 (cache tags go first), not in v6.1 (ATS went off first)', () => {
+    for (const preset of ['v6.1', 'v6.12'] as const) {
+      const { r, blk } = booted(preset, 'legacy');
+      r.op({ op: 'bind', f: blk, kind: 'dma' });
+      r.op({ op: 'dma-map', f: blk });
+      expect(r.step({ op: 'dma-unmap', f: blk, iova: 0 }, 0).waiting).toBe(true);
+      expect(r.step({ op: 'vfio-claim', f: blk }, 1).waiting).toBe(preset === 'v6.12');
+    }
+  });
 
   it('no device-TLB descriptor for a function whose ATS is off', () => {
     const r = vtdRun('v7.3', { atsr: [PORT_NIC] });

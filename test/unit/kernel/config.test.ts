@@ -78,6 +78,7 @@ describe('presets', () => {
       'pci-prepare-ats',
       'vtd-blocking-domain',
       'vtd-pasid-at-probe',
+      'vtd-cache-tag-fence',
     ]);
     expect(presetIntroducing('vtd-sm-ats-at-probe')).toBe('v7.0');
     expect(presetIntroducing('vtd-fail-probe-on-prepare-error')).toBe('v7.3');

@@ -6,6 +6,7 @@ import type { DriverRecord } from '../../model/state.js';
 import type { Mutable, Tx } from '../../model/tx.js';
 import type { World } from '../../model/world.js';
 import type { DomainType } from '../../iommu/domain-type.js';
+import { flushLockHeldFor, type FlushLocked } from '../flush-lock.js';
 
 /** DTE modes as the model numbers them: not valid (aborts), translate through a domain, pass-through. */
 export const DTE_NONE = 0;
@@ -42,7 +43,7 @@ export function initialAmdDevData(_w: World, _f: number): AmdDevData {
 }
 
 /** struct protection_domain: the functions attached (dev_list), for invalidation. */
-export interface AmdDomain extends DriverRecord {
+export interface AmdDomain extends FlushLocked {
   readonly dev_list: readonly number[];
   /**
    * Flushes in progress that hold domain->lock (iommu.c amd_iommu_iotlb_sync(): the lock is held
@@ -62,12 +63,7 @@ export function initialAmdDomain(_w: World, _t: DomainType): AmdDomain {
  * finish, so the wait always ends.
  */
 export function amd_attach_would_wait(tx: Tx, f: number): boolean {
-  const n = tx.domainCount;
-  for (let d = 0; d < n; d++) {
-    const rec = amdDomain(tx, d);
-    if (rec !== null && rec.flushing > 0 && rec.dev_list.includes(f)) return true;
-  }
-  return false;
+  return flushLockHeldFor(tx, f, amdDomain, (rec, g) => rec.dev_list.includes(g));
 }
 
 export function getDevData(tx: Tx, f: number): AmdDevData {

@@ -13,6 +13,7 @@ import {
   deviceAnswersInvalidation,
 } from '../../device/atc.js';
 import { iotlb_invalidate_range } from '../../device/dma.js';
+import { holdFlushLock } from '../flush-lock.js';
 import { amdDomain, getDevData } from './dev-data.js';
 
 const SPAN_ALL = 52;
@@ -57,14 +58,6 @@ export function amd_flush_iotlb_all_sync(tx: Tx, f: number): number {
   return 0;
 }
 
-/** Takes (+1) or releases (-1) the domain's domain->lock for a flush in progress (see `flushing`). */
-function holdFlushLock(tx: Tx, d: number, by: 1 | -1): void {
-  const rec = amdDomain(tx, d);
-  if (rec === null) return;
-  if (rec.flushing + by < 0) throw new Error(`model bug: domain ${d} releases a flush lock it does not hold`);
-  tx.mutDomain(d).drv = { ...rec, flushing: rec.flushing + by };
-}
-
 /** The issuing half of domain_flush_pages(): the IOMMU pages command, then one IOTLB command per ATS device. */
 export function iotlb_sync_issue(tx: Tx, d: number, iova: number, pages: number): readonly number[] {
   const r = range(iova, pages);
@@ -78,7 +71,7 @@ export function iotlb_sync_issue(tx: Tx, d: number, iova: number, pages: number)
     atc_inv_request(tx, f);
     targets.push(f);
   }
-  holdFlushLock(tx, d, 1);
+  holdFlushLock(tx, d, amdDomain(tx, d), 1);
   return targets;
 }
 
@@ -93,7 +86,7 @@ export function iotlb_sync_wait(
   let timedOut = -1;
   for (const f of targets) if (!atc_inv_complete(tx, f, null, iova, pages) && timedOut < 0) timedOut = f;
   if (d >= 0 && tx.domainOrNull(d) !== null) iotlb_invalidate_range(tx, d, iova, pages);
-  holdFlushLock(tx, d, -1);
+  holdFlushLock(tx, d, amdDomain(tx, d), -1);
   if (timedOut >= 0) {
     emitWait(tx, true, timedOut);
     return -ETIMEDOUT;

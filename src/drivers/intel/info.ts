@@ -8,6 +8,7 @@
  * and `dev_pasids` lists, which the cache tags of cache.c follow for invalidation).
  */
 import type { DomainType } from '../../iommu/domain-type.js';
+import { flushLockHeldFor, type FlushLocked } from '../flush-lock.js';
 import type { DriverRecord } from '../../model/state.js';
 import type { Mutable, Tx } from '../../model/tx.js';
 import type { World } from '../../model/world.js';
@@ -68,7 +69,7 @@ export function initialIntelInfo(_w: World, _f: number): IntelInfo {
   };
 }
 
-export interface DmarDomain extends DriverRecord {
+export interface DmarDomain extends FlushLocked {
   /** The attachments: sorted flat pairs [function, pasid] (pasid 0 is the RID). */
   readonly devices: readonly number[];
   /**
@@ -92,14 +93,11 @@ export function initialDmarDomain(_w: World, _t: DomainType): DmarDomain {
  */
 export function vtd_attach_would_wait(tx: Tx, f: number): boolean {
   if (!tx.kernel.switches['vtd-cache-tag-fence']) return false;
-  const n = tx.domainCount;
-  for (let d = 0; d < n; d++) {
-    const rec = dmarDomain(tx, d);
-    if (rec === null || rec.flushing === 0) continue;
+  return flushLockHeldFor(tx, f, dmarDomain, (rec, g) => {
     const dev = rec.devices;
-    for (let i = 0; i < dev.length; i += 2) if (dev[i] === f) return true;
-  }
-  return false;
+    for (let i = 0; i < dev.length; i += 2) if (dev[i] === g) return true;
+    return false;
+  });
 }
 
 export function getInfo(tx: Tx, f: number): IntelInfo {

@@ -21,6 +21,7 @@ import {
   deviceAnswersInvalidation,
 } from '../../device/atc.js';
 import { iotlb_invalidate_range } from '../../device/dma.js';
+import { holdFlushLock } from '../flush-lock.js';
 import { dmarDomain, getInfo } from './info.js';
 
 /** The log2 span that means "everything" (address 0, mask MAX_AGAW_PFN_WIDTH). */
@@ -105,14 +106,6 @@ export function flush_entry_caches(
   else emitWait(tx, false, f);
 }
 
-/** Takes (+1) or releases (-1) the domain's domain->cache_lock for a flush in progress (see `flushing`). */
-function holdFlushLock(tx: Tx, d: number, by: 1 | -1): void {
-  const rec = dmarDomain(tx, d);
-  if (rec === null) return;
-  if (rec.flushing + by < 0) throw new Error(`model bug: domain ${d} releases a flush lock it does not hold`);
-  tx.mutDomain(d).drv = { ...rec, flushing: rec.flushing + by };
-}
-
 /**
  * The issuing half of cache_tag_flush_range() for [iova, iova + pages) (pages 0: cache_tag_flush_all):
  * the IOTLB descriptor for the domain, then a device-TLB descriptor per attachment with ATS on,
@@ -133,7 +126,7 @@ export function iotlb_sync_issue(tx: Tx, d: number, iova: number, pages: number)
     atc_inv_request(tx, f);
     targets.push(f);
   }
-  holdFlushLock(tx, d, 1);
+  holdFlushLock(tx, d, dmarDomain(tx, d), 1);
   return targets;
 }
 
@@ -152,7 +145,7 @@ export function iotlb_sync_wait(
   let timedOut = -1;
   for (const f of targets) if (!atc_inv_complete(tx, f, null, iova, pages) && timedOut < 0) timedOut = f;
   if (d >= 0 && tx.domainOrNull(d) !== null) iotlb_invalidate_range(tx, d, iova, pages);
-  holdFlushLock(tx, d, -1);
+  holdFlushLock(tx, d, dmarDomain(tx, d), -1);
   if (timedOut >= 0) {
     emitWait(tx, true, timedOut);
     return -ETIMEDOUT;

@@ -37,12 +37,18 @@ import type { KernelEvent } from '../../kernel/events.js';
 import type { Op } from '../../model/ops.js';
 import type { SystemState } from '../../model/state.js';
 import { Hasher } from '../../model/hash.js';
-import { step } from '../../model/step.js';
+import { step, type StepResult } from '../../model/step.js';
 import type { World } from '../../model/world.js';
 import type { Model } from '../model.js';
 import { NO_VIOLATIONS } from '../model.js';
 
 const NO_EVENTS: readonly KernelEvent[] = Object.freeze([]);
+
+/** Two sorted index lists merged, sorted, each index once (`a` itself when `b` is empty). */
+function union(a: readonly number[], b: readonly number[]): readonly number[] {
+  if (b.length === 0) return a;
+  return [...new Set([...a, ...b])].sort((x, y) => x - y);
+}
 
 export interface KernelExploreState {
   readonly sys: SystemState;
@@ -238,20 +244,30 @@ export class KernelModel implements Model<KernelExploreState> {
     return action < this.T ? action : (action - this.T) % Math.max(1, this.C);
   }
 
-  /** Takes `action` in `s`: the successor with the step's events and violations, or null when not enabled. */
-  apply(s: KernelExploreState, action: number): KernelStep | null {
+  /** The step `action` takes in `s` and the budgets after it, or null when it is not enabled. */
+  private take(
+    s: KernelExploreState,
+    action: number,
+  ): { op: Op; thread: number; r: StepResult; budgets: readonly number[] } | null {
     const e = this.enabled(s, action);
     if (e === null) return null;
-    const { op, thread } = e;
     // A thread's finished operation also moves its pc on, in the same transition.
-    const r = step(this.world, s.sys, op, thread, action < this.T);
-    const sys = r.state;
+    const r = step(this.world, s.sys, e.op, e.thread, action < this.T);
     let budgets = s.budgets;
     if (action >= this.T && action < this.T + this.C) {
       const b = budgets.slice();
       b[action - this.T]!--;
       budgets = b;
     }
+    return { op: e.op, thread: e.thread, r, budgets };
+  }
+
+  /** Takes `action` in `s`: the successor with the step's events and violations, or null when not enabled. */
+  apply(s: KernelExploreState, action: number): KernelStep | null {
+    const t = this.take(s, action);
+    if (t === null) return null;
+    const { op, thread, r, budgets } = t;
+    const sys = r.state;
     const violations = checkInvariants(this.world, sys, r.events, this.checked);
     const viol = this.indicesOf(violations);
     const { stepViol } = this.stepPart(sys, r.events);
@@ -279,18 +295,18 @@ export class KernelModel implements Model<KernelExploreState> {
     const found = checkInvariants(this.world, sys, events, this.checked, 'step');
     const stepViol = this.indicesOf(found);
     if (!found.some((v) => this.bothParts.has(v.id))) return { stepViol, all: null };
-    const onState = this.indicesOf(checkInvariants(this.world, sys, NO_EVENTS, this.checked, 'state'));
-    const all = [...new Set([...stepViol, ...onState])].sort((a, b) => a - b);
-    return { stepViol: stepViol.filter((i) => !onState.includes(i)), all };
+    const onState = this.stateIndices(sys);
+    return { stepViol: stepViol.filter((i) => !onState.includes(i)), all: union(stepViol, onState) };
   }
 
-  /** `stepViol` with what `sys` itself violates (the state part of the check), sorted. */
+  /** Indices of what `sys` itself violates (the state part of the check), sorted. */
+  private stateIndices(sys: SystemState): readonly number[] {
+    return this.indicesOf(checkInvariants(this.world, sys, NO_EVENTS, this.checked, 'state'));
+  }
+
+  /** `stepViol` with what `sys` itself violates, sorted. */
   withStateViolations(sys: SystemState, stepViol: readonly number[]): readonly number[] {
-    const found = checkInvariants(this.world, sys, NO_EVENTS, this.checked, 'state');
-    if (found.length === 0) return stepViol;
-    const set = new Set(stepViol);
-    for (const v of found) set.add(this.idOf(v.id));
-    return [...set].sort((a, b) => a - b);
+    return union(stepViol, this.stateIndices(sys));
   }
 
   /**
@@ -301,17 +317,10 @@ export class KernelModel implements Model<KernelExploreState> {
   successors(s: KernelExploreState, emit: (action: number, next: KernelExploreState) => void): void {
     const n = this.T + 2 * this.C;
     for (let a = 0; a < n; a++) {
-      const e = this.enabled(s, a);
-      if (e === null) continue;
-      const r = step(this.world, s.sys, e.op, e.thread, a < this.T);
-      let budgets = s.budgets;
-      if (a >= this.T && a < this.T + this.C) {
-        const b = budgets.slice();
-        b[a - this.T]!--;
-        budgets = b;
-      }
-      const { stepViol, all } = this.stepPart(r.state, r.events);
-      emit(a, new LazyState(r.state, budgets, stepViol, this, all));
+      const t = this.take(s, a);
+      if (t === null) continue;
+      const { stepViol, all } = this.stepPart(t.r.state, t.r.events);
+      emit(a, new LazyState(t.r.state, t.budgets, stepViol, this, all));
     }
   }
 

@@ -144,10 +144,9 @@ export function iommu_dma_unmap_start(tx: Tx, f: number, iova: number, pasid: nu
         return DONE_OK;
       }
       const targets = tx.world.ops.iotlb_sync_issue(tx, d, iova, 1);
-      return {
-        ret: null,
-        cont: { op: 'dma-unmap', phase: 1, args: [d, iova, phys, ...targets], domainArgs: 1 },
-      };
+      const args = [d, iova, phys];
+      for (let i = 0; i < targets.length; i++) args.push(targets[i]!);
+      return { ret: null, cont: { op: 'dma-unmap', phase: 1, args, domainArgs: 1 } };
     }
   }
 }

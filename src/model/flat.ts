@@ -28,20 +28,24 @@ export function tuplePut(
   keyLen: number,
   tuple: readonly number[],
 ): number[] {
-  const found = tupleFind(arr, width, tuple.slice(0, keyLen));
-  const out = arr.slice();
-  if (found >= 0) {
-    for (let k = 0; k < width; k++) out[found + k] = tuple[k]!;
-    return out;
-  }
+  // One pass: the tuple with the same key is replaced; otherwise the new one goes before the
+  // first tuple that sorts after it. Built element by element (no slice of the key, no splice).
   let at = arr.length;
-  for (let i = 0; i < arr.length; i += width) {
-    if (compareAt(arr, i, tuple) > 0) {
-      at = i;
-      break;
-    }
+  let same = false;
+  outer: for (let i = 0; i < arr.length; i += width) {
+    for (let k = 0; k < keyLen; k++)
+      if (arr[i + k] !== tuple[k]) break;
+      else if (k === keyLen - 1) {
+        at = i;
+        same = true;
+        break outer;
+      }
+    if (at === arr.length && compareAt(arr, i, tuple) > 0) at = i;
   }
-  out.splice(at, 0, ...tuple);
+  const out: number[] = [];
+  for (let i = 0; i < at; i++) out.push(arr[i]!);
+  for (let k = 0; k < width; k++) out.push(tuple[k]!);
+  for (let i = same ? at + width : at; i < arr.length; i++) out.push(arr[i]!);
   return out;
 }
 

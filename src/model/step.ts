@@ -85,11 +85,16 @@ export function step(world: World, state: SystemState, op: Op, t = 0, advance = 
   const tx = new Tx(world, state);
   const out = h(tx, op, cont, t);
   if (th !== null) {
-    const next: Continuation | null = out.cont === null ? null : { ...out.cont, key: opKey(op) };
+    const next: Continuation | null = out.cont === null ? null : withKey(out.cont, opKey(op));
     if (advance && next === null) tx.setThread(t, { pc: th.pc + 1, cont: null });
     else if (next !== null || cont !== null) tx.setThread(t, { pc: th.pc, cont: next });
   }
   return { state: tx.commit(), events: tx.events, ret: out.ret, waiting: out.cont !== null };
+}
+
+/** The continuation of a pending phase, stamped with its operation's key (built field by field: an object spread here is a slow generic copy). */
+function withKey(p: PendingPhase, key: number): Continuation {
+  return { op: p.op, phase: p.phase, args: p.args, domainArgs: p.domainArgs, key };
 }
 
 function handlerOf(op: Op): OpHandler<OpName> {
@@ -130,7 +135,7 @@ export function runOp(world: World, state: SystemState, op: Op, t = 0): StepResu
         code: 'operation-blocked',
         message: `${op.op} on thread ${t} still waits after ${MAX_PHASES} phases: it waits for an operation in progress on another thread (a reset, or a flush an attach is fenced against); step that one first`,
       });
-    cont = { ...out.cont, key: 0 };
+    cont = withKey(out.cont, 0);
     out = h(tx, op, cont, t);
   }
   if (th !== null && pending !== null) tx.setThread(t, { pc: th.pc, cont: null });

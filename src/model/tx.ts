@@ -51,6 +51,20 @@ function cloneDevice(r: DeviceState): DeviceState {
   };
 }
 
+/** Whether a copied device record ended the transaction as it began (a request issued and completed in one). */
+function sameDevice(a: DeviceState, b: DeviceState): boolean {
+  return (
+    a.present === b.present &&
+    a.driver === b.driver &&
+    a.msiInUse === b.msiInUse &&
+    a.resetting === b.resetting &&
+    a.unresponsive === b.unresponsive &&
+    a.holdAtc === b.holdAtc &&
+    a.atc === b.atc &&
+    a.pendingInv === b.pendingInv
+  );
+}
+
 function cloneGdev(r: GroupDev): GroupDev {
   return { probed: r.probed, blocked: r.blocked, resetDepth: r.resetDepth };
 }
@@ -472,6 +486,11 @@ export class Tx implements PciCtx {
           break;
         case Coll.Dev:
           rec = next.devs[i];
+          // Unchanged content hashes the same: skip hashing it twice.
+          if (ch.old !== undefined && sameDevice(ch.old as DeviceState, rec as DeviceState)) {
+            (next.devs as DeviceState[])[i] = ch.old as DeviceState; // the transaction's own array
+            continue;
+          }
           break;
         case Coll.Gdev:
           rec = next.gdevs[i];

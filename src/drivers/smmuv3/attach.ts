@@ -24,6 +24,7 @@ import {
   invsRef,
   invsUnref,
   setSmmuDomain,
+  copySmmuDomain,
   smmuDomainDevices,
   tagType,
   type SmmuDomain,
@@ -129,12 +130,11 @@ export function arm_smmu_attach_prepare(tx: Tx, state: AttachState, newD: number
     }
     // Both domains now list the master, so both send it invalidations until commit. The new
     // array is installed before the STE (arm_smmu_install_new_domain_invs()).
-    setSmmuDomain(tx, smmuD, {
-      ...drv,
-      devices: devicesAdd(drv.devices, f, state.ssid),
-      nr_ats_masters: drv.nr_ats_masters + (state.ats_enabled ? 1 : 0),
-      invs,
-    });
+    const w = copySmmuDomain(drv);
+    w.devices = devicesAdd(drv.devices, f, state.ssid);
+    w.nr_ats_masters += state.ats_enabled ? 1 : 0;
+    w.invs = invs;
+    setSmmuDomain(tx, smmuD, w);
   }
 
   // ATS goes off: disable it at the function before the STE stops translating (wmb()).
@@ -174,7 +174,10 @@ export function arm_smmu_remove_master_domain(tx: Tx, f: number, smmuD: number, 
   const devices = devicesRemove(drv.devices, f, ssid);
   if (devices === null) return;
   const dec = getMaster(tx, f).ats_enabled ? 1 : 0;
-  setSmmuDomain(tx, smmuD, { ...drv, devices, nr_ats_masters: drv.nr_ats_masters - dec });
+  const w = copySmmuDomain(drv);
+  w.devices = devices;
+  w.nr_ats_masters -= dec;
+  setSmmuDomain(tx, smmuD, w);
 }
 
 /**
@@ -213,7 +216,9 @@ export function arm_smmu_install_old_domain_invs(
       'invalidation entry to unreference is not in the array',
     );
   }
-  setSmmuDomain(tx, smmuD, { ...drv, invs });
+  const w = copySmmuDomain(drv);
+  w.invs = invs;
+  setSmmuDomain(tx, smmuD, w);
   if (tagDropped) arm_smmu_flush_iotlb_tag(tx, smmuD);
 }
 

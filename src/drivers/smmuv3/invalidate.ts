@@ -24,6 +24,7 @@ import {
   INV_TYPE_S2_VMID,
   INV_W,
   STAGE_S2,
+  copySmmuDomain,
   getSmmuDomain,
   invsAtsSsids,
   setSmmuDomain,
@@ -120,7 +121,11 @@ export function iotlb_sync_issue(tx: Tx, d: number, iova: number, pages: number)
       targets.push(f);
     }
   }
-  if (targets.length > 0) setSmmuDomain(tx, d, { ...drv, ats_readers: drv.ats_readers + 1 });
+  if (targets.length > 0) {
+    const w = copySmmuDomain(drv);
+    w.ats_readers++;
+    setSmmuDomain(tx, d, w);
+  }
   return targets;
 }
 
@@ -150,7 +155,11 @@ export function iotlb_sync_wait(
     iotlb_invalidate_range(tx, d, iova, pages);
     if (targets.length > 0) {
       const drv = getSmmuDomain(tx, d);
-      if (drv.ats_readers > 0) setSmmuDomain(tx, d, { ...drv, ats_readers: drv.ats_readers - 1 });
+      if (drv.ats_readers > 0) {
+        const w = copySmmuDomain(drv);
+        w.ats_readers--;
+        setSmmuDomain(tx, d, w);
+      }
     }
   }
   if (timedOut >= 0) {

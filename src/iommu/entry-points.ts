@@ -153,7 +153,11 @@ registerHandlers({
   'hot-unplug': (tx, op) => {
     const f = fn(tx, op.f);
     if (!tx.device(f).present) return done(-ENODEV);
-    for (const k of removalSet(tx, f)) if (tx.device(k).resetting) return waitFor('hot-unplug', f);
+    const removed = removalSet(tx, f);
+    for (const k of removed) if (tx.device(k).resetting) return waitFor('hot-unplug', f);
+    // iommu_deinit_device() attaches the release domain (VT-d and AMD-Vi detach): the same locks
+    // as any attach, so the removal waits for a flush in flight to a function it takes away.
+    if (fencedByInvalidations(tx, removed)) return waitFor('hot-unplug', f);
     pci_stop_and_remove_bus_device(tx, f);
     return done(0);
   },

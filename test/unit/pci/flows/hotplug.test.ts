@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { EBUSY, ENODEV, ETIMEDOUT } from '../../../../src/kernel/errno.js';
 import { pci_enable_ats } from '../../../../src/pci/ats.js';
+import '../../../../src/model/handlers.js';
+import { amdIommuOps } from '../../../../src/drivers/amd/ops.js';
+import { intelOpsFor } from '../../../../src/drivers/intel/ops.js';
+import { smmuv3Ops } from '../../../../src/drivers/smmuv3/ops.js';
+import { resolveKernel } from '../../../../src/kernel/config.js';
 import { Run, fOf, testWorld, type TestWorldOptions } from '../../iommu/fake-ops.js';
+import { BLK, x86Machine } from '../../intel/machine.js';
 import { NIC0, NIC1, PF, PORT2, VF0, VF1, testMachine } from '../../iommu/machines.js';
 
 const live = (r: Run): number => r.state.domains.filter((d) => d !== null).length;
@@ -114,5 +120,36 @@ describe('hot-unplug', () => {
     expect(r.state.groups[g]!.recoveryCnt).toBe(1);
     // the surviving member's group is fenced for good
     expect(r.op({ op: 'vfio-claim', f: fOf(r.world, NIC1) })).toBe(-EBUSY);
+  });
+
+  describe('waits for a flush in flight to the function (the release domain attach takes its locks)', () => {
+    const drivers = [
+      ['smmuv3', { ops: smmuv3Ops }],
+      ['vtd', { driver: 'vtd', ops: intelOpsFor(resolveKernel('v7.3')) }],
+      ['amd', { driver: 'amd', ops: amdIommuOps }],
+    ] as const;
+    for (const [name, o] of drivers)
+      it(`${name}, v7.3: the removal starts once the unmap's invalidation has completed`, () => {
+        // VT-d enables ATS only for functions with Page Aligned Request: the x86 test machine's.
+        const r = new Run(testWorld(x86Machine(), o));
+        expect(r.op({ op: 'boot' })).toBe(0);
+        const f = fOf(r.world, BLK);
+        expect(r.op({ op: 'bind', f, kind: 'dma' })).toBe(0);
+        expect(r.state.pci[f]!.atsEnabled).toBe(true);
+        const iova = r.op({ op: 'dma-map', f });
+        expect(iova).toBe(0);
+        expect(r.step({ op: 'dma-unmap', f, iova }, 0).waiting).toBe(true);
+        const blocked = r.step({ op: 'hot-unplug', f }, 1);
+        expect(blocked.waiting).toBe(true);
+        expect(blocked.events).toEqual([]);
+        expect(r.state.devs[f]!.present).toBe(true);
+        const unmap = r.step({ op: 'dma-unmap', f, iova }, 0);
+        expect(unmap).toMatchObject({ waiting: false, ret: 0 });
+        expect(JSON.stringify(unmap.events)).not.toContain('timeout');
+        const removed = r.step({ op: 'hot-unplug', f }, 1);
+        expect(removed).toMatchObject({ waiting: false, ret: 0 });
+        expect(r.state.devs[f]!.present).toBe(false);
+        expect(r.warns()).toEqual([]);
+      });
   });
 });

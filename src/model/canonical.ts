@@ -128,7 +128,19 @@ export function canonicalize(world: World, s: SystemState): Canonical {
   const map = (d: number): number => (d < 0 ? d : perm[d]!);
   const domains: Domain[] = order.map((old) => {
     const dom = s.domains[old]!;
-    return refs.domain.length === 0 ? dom : { ...dom, drv: remapRecord(dom.drv, refs.domain, map) };
+    if (refs.domain.length === 0) return dom;
+    const drv = remapRecord(dom.drv, refs.domain, map);
+    return drv === dom.drv
+      ? dom
+      : {
+          type: dom.type,
+          pt: dom.pt,
+          iotlb: dom.iotlb,
+          fq: dom.fq,
+          msiDoorbell: dom.msiDoorbell,
+          allocator: dom.allocator,
+          drv,
+        };
   });
   // Records no reference of which moves stay the same objects (so their hashes are not redone).
   const groups = s.groups.map((g) => {
@@ -158,7 +170,9 @@ export function canonicalize(world: World, s: SystemState): Canonical {
     for (let i = 0; i < c.args.length; i++)
       if ((c.domainArgs & (1 << i)) !== 0 && map(c.args[i]!) !== c.args[i])
         (args ??= c.args.slice())[i] = map(c.args[i]!);
-    return args === null ? t : { ...t, cont: { ...c, args } };
+    return args === null
+      ? t
+      : { pc: t.pc, cont: { op: c.op, phase: c.phase, args, domainArgs: c.domainArgs, key: c.key } };
   });
   // Records no reference of which moves stay the same objects (so their hashes are not redone).
   // Built field by field, in Tx.commit()'s order (one hidden class; a spread here measured slow).
@@ -187,5 +201,5 @@ function remapPages(mem: MemoryState, map: (d: number) => number): MemoryState {
     const v = p[i]!;
     if (v > 0 && map(v - 1) + 1 !== v) (pages ??= p.slice())[i] = map(v - 1) + 1;
   }
-  return pages === null ? mem : { ...mem, pages };
+  return pages === null ? mem : { pages };
 }

@@ -136,7 +136,7 @@ describe('hot-unplug', () => {
         const f = fOf(r.world, BLK);
         expect(r.op({ op: 'bind', f, kind: 'dma' })).toBe(0);
         expect(r.state.pci[f]!.atsEnabled).toBe(true);
-        const iova = r.op({ op: 'dma-map', f });
+        const iova = r.op({ op: 'dma-map', f }) ?? -1;
         expect(iova).toBe(0);
         expect(r.step({ op: 'dma-unmap', f, iova }, 0).waiting).toBe(true);
         const blocked = r.step({ op: 'hot-unplug', f }, 1);

@@ -51,6 +51,13 @@ function cloneDevice(r: DeviceState): DeviceState {
   };
 }
 
+/** The fields sameDevice() compares; the check below fails to type when DeviceState gains one it does not. */
+type SameDeviceField =
+  'present' | 'driver' | 'msiInUse' | 'resetting' | 'unresponsive' | 'holdAtc' | 'atc' | 'pendingInv';
+const _sameDeviceCoversEveryField: [Exclude<keyof DeviceState, SameDeviceField>] extends [never]
+  ? true
+  : never = true;
+
 /** Whether a copied device record ended the transaction as it began (a request issued and completed in one). */
 function sameDevice(a: DeviceState, b: DeviceState): boolean {
   return (

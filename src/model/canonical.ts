@@ -100,11 +100,17 @@ export function canonicalize(world: World, s: SystemState): Canonical {
     }
   };
   const refs = world.ops.domainRefFields;
-  for (const g of s.groups) {
-    visit(g.domain);
-    visit(g.defaultDomain);
-    visit(g.blockingDomain);
-    for (let i = 1; i < g.pasids.length; i += 2) visit(g.pasids[i]!);
+  // Default domains first (they live from boot to the group's end), then the domains attached
+  // now, then the blocking domains, then the PASID domains: a domain that comes and goes (a
+  // blocking domain allocated at a group's first reset, an owner's domain, a PASID's) shifts only
+  // the ones after it, not every later group's default domain and all that refers to it.
+  const grs = s.groups;
+  for (let g = 0; g < grs.length; g++) visit(grs[g]!.defaultDomain);
+  for (let g = 0; g < grs.length; g++) visit(grs[g]!.domain);
+  for (let g = 0; g < grs.length; g++) visit(grs[g]!.blockingDomain);
+  for (let g = 0; g < grs.length; g++) {
+    const p = grs[g]!.pasids;
+    for (let i = 1; i < p.length; i += 2) visit(p[i]!);
   }
   for (const m of s.masters) visitRecord(m, refs.master, visit);
   visitRecord(s.drv, refs.global, visit);

@@ -5,9 +5,10 @@
  * the whole state. `fingerprintFull` recomputes it from scratch; tests check the two agree.
  *
  * Canonical form: domains live in slots. Whenever a transition allocates or frees a domain, the
- * state is renumbered so that slots follow a canonical traversal (groups' RID, default and
- * blocking domains, then their PASID domains, then driver references, then page owners, then the
- * rest), so two states that differ only in allocation order are the same state.
+ * state is renumbered so that slots follow a canonical traversal (every group's default domain,
+ * then every group's RID domain, then the blocking domains, then the PASID domains, then driver
+ * references, then page owners, then the rest; canonical.ts), so two states that differ only in
+ * allocation order are the same state.
  */
 import type { PciDev } from '../pci/pci-dev.js';
 import type {

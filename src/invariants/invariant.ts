@@ -128,18 +128,31 @@ function planFor(invariants: readonly Invariant[], driver: IommuDriverName): Pla
 export type CheckPart = 'all' | 'step' | 'state';
 
 let reading = '';
+
+/** One read-only view per world, pointed at the state being checked (Tx.rebaseView). */
+let lastView: Tx | null = null;
+function viewOf(world: World, state: SystemState): Tx {
+  if (lastView?.world !== world) lastView = new Tx(world, state);
+  try {
+    return lastView.rebaseView(state);
+  } catch (e) {
+    lastView = null; // the next check starts from a clean view
+    throw e;
+  }
+}
+
 /** The context a state-only check gets: reading its events is a model bug (readsEvents missing). */
-function stateOnlyContext(world: World, state: SystemState): InvariantContext {
-  return {
-    world,
-    state,
-    view: new Tx(world, state),
-    get events(): readonly KernelEvent[] {
-      throw new Error(
-        `model bug: invariant '${reading}' reads the step's events but is not marked readsEvents`,
-      );
-    },
-  };
+class StateOnlyContext implements InvariantContext {
+  constructor(
+    readonly world: World,
+    readonly state: SystemState,
+    readonly view: Tx,
+  ) {}
+  get events(): readonly KernelEvent[] {
+    throw new Error(
+      `model bug: invariant '${reading}' reads the step's events but is not marked readsEvents`,
+    );
+  }
 }
 
 function report(out: Violation[], inv: Invariant, found: readonly Finding[]): void {
@@ -178,7 +191,9 @@ export function checkInvariants(
       }
     }
   const c: InvariantContext =
-    part === 'state' ? stateOnlyContext(world, state) : { world, state, view: new Tx(world, state), events };
+    part === 'state'
+      ? new StateOnlyContext(world, state, viewOf(world, state))
+      : { world, state, view: viewOf(world, state), events };
   const plan = planFor(invariants, world.iommu.driver);
   const batches = plan.batches;
   reading = 'a batched per-function or per-group invariant';

@@ -124,6 +124,9 @@ function cloneRecord(c: Coll, r: object): object {
   }
 }
 
+/** The editor incremental() moves a fingerprint with (one per module: commits do not nest). */
+const EDITOR = new FingerprintEditor(0, 0);
+
 export class Tx implements PciCtx {
   readonly events: KernelEvent[] = [];
   private readonly changes: Changed[] = [];
@@ -163,6 +166,34 @@ export class Tx implements PciCtx {
     this.pasids = base.globalPasids;
     this.memRec = base.mem;
     this.faultList = base.faults;
+  }
+
+  /**
+   * Points a transaction used only for reading at another state, so that a read-only view (the
+   * invariants' `view`) is one object reused from check to check rather than one per check. A
+   * view that was written through is a model bug.
+   */
+  rebaseView(state: SystemState): this {
+    if (
+      this.owned !== 0 ||
+      this.changes.length !== 0 ||
+      this.singlesChanged !== 0 ||
+      this.events.length !== 0
+    )
+      throw new Error('model bug: a read-only view of the state was written through');
+    (this as { base: SystemState }).base = state;
+    this.pciArr = state.pci;
+    this.devArr = state.devs;
+    this.gdevArr = state.gdevs;
+    this.groupArr = state.groups;
+    this.domainArr = state.domains;
+    this.masterArr = state.masters;
+    this.threadArr = state.threads;
+    this.drvRec = state.drv;
+    this.pasids = state.globalPasids;
+    this.memRec = state.mem;
+    this.faultList = state.faults;
+    return this;
   }
 
   private collectionOf(c: Coll): readonly unknown[] {
@@ -481,7 +512,9 @@ export class Tx implements PciCtx {
       next.fpLo = h.lo;
       return;
     }
-    const e = new FingerprintEditor(b.fpHi, b.fpLo);
+    const e = EDITOR;
+    e.hi = b.fpHi;
+    e.lo = b.fpLo;
     const changes = this.changes;
     for (let k = 0; k < changes.length; k++) {
       const ch = changes[k]!;

@@ -44,6 +44,31 @@ describe('the step part and the state part of a check', () => {
       /invariant 'sneaky' reads the step's events but is not marked readsEvents/,
     );
   });
+
+  it('an invariant that writes through its read-only view is a model bug, caught at the next check', () => {
+    const writer: Invariant = {
+      id: 'writer',
+      statement: 'writes',
+      source: 'test',
+      kind: 'kernel',
+      check: (c) => {
+        c.view.mutDevice(0).pendingInv = 7;
+        return [];
+      },
+    };
+    const [spec] = fc.sample(machineSpecArb, { numRuns: 1, seed: 2 });
+    const world = buildWorld(spec!, 'v7.3');
+    const s = initialState(world, 1);
+    expect(checkInvariants(world, s, [], [writer])).toEqual([]);
+    // The state itself is untouched: the view copies on write.
+    expect(s.devs[0]!.pendingInv).toBe(0);
+    expect(() => checkInvariants(world, s, [], INVARIANTS)).toThrow(
+      /read-only view of the state was written through/,
+    );
+    // Reported once: the next check runs on a clean view.
+    const again = checkInvariants(world, s, [], INVARIANTS);
+    expect(checkInvariants(world, s, [], INVARIANTS)).toEqual(again);
+  });
 });
 
 function readsEvents(id: string): boolean {

@@ -2,7 +2,9 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { INVARIANTS } from '../../../src/invariants/catalogue.js';
 import { checkInvariants, type Invariant } from '../../../src/invariants/invariant.js';
+import type { SystemState } from '../../../src/model/state.js';
 import { initialState } from '../../../src/model/world-builder.js';
+import type { World } from '../../../src/model/world.js';
 import { assertOnRandomWalks, buildWorld, machineSpecArb } from '../../model-based/walk.js';
 
 const show = (v: ReturnType<typeof checkInvariants>): string[] =>
@@ -29,16 +31,8 @@ describe('the step part and the state part of a check', () => {
   });
 
   it('an invariant that reads events without saying so is a model bug, not a silent pass', () => {
-    const sneaky: Invariant = {
-      id: 'sneaky',
-      statement: 'reads events',
-      source: 'test',
-      kind: 'kernel',
-      check: (c) => (c.events.length > 0 ? [{ detail: 'saw events' }] : []),
-    };
-    const [spec] = fc.sample(machineSpecArb, { numRuns: 1, seed: 1 });
-    const world = buildWorld(spec!, 'v7.3');
-    const s = initialState(world, 1);
+    const sneaky = testInvariant('sneaky', (c) => (c.events.length > 0 ? [{ detail: 'saw events' }] : []));
+    const { world, s } = sampleMachine(1);
     expect(checkInvariants(world, s, [], [sneaky], 'step')).toEqual([]);
     expect(() => checkInvariants(world, s, [], [sneaky], 'state')).toThrow(
       /invariant 'sneaky' reads the step's events but is not marked readsEvents/,
@@ -46,19 +40,11 @@ describe('the step part and the state part of a check', () => {
   });
 
   it('an invariant that writes through its read-only view is a model bug, caught at the next check', () => {
-    const writer: Invariant = {
-      id: 'writer',
-      statement: 'writes',
-      source: 'test',
-      kind: 'kernel',
-      check: (c) => {
-        c.view.mutDevice(0).pendingInv = 7;
-        return [];
-      },
-    };
-    const [spec] = fc.sample(machineSpecArb, { numRuns: 1, seed: 2 });
-    const world = buildWorld(spec!, 'v7.3');
-    const s = initialState(world, 1);
+    const writer = testInvariant('writer', (c) => {
+      c.view.mutDevice(0).pendingInv = 7;
+      return [];
+    });
+    const { world, s } = sampleMachine(2);
     expect(checkInvariants(world, s, [], [writer])).toEqual([]);
     // The state itself is untouched: the view copies on write.
     expect(s.devs[0]!.pendingInv).toBe(0);
@@ -70,6 +56,17 @@ describe('the step part and the state part of a check', () => {
     expect(checkInvariants(world, s, [], INVARIANTS)).toEqual(again);
   });
 });
+
+function testInvariant(id: string, check: Invariant['check']): Invariant {
+  return { id, statement: id, source: 'test', kind: 'kernel', check };
+}
+
+/** A random machine (fast-check's sample for `seed`), booted under v7.3, with its initial state. */
+function sampleMachine(seed: number): { world: World; s: SystemState } {
+  const [spec] = fc.sample(machineSpecArb, { numRuns: 1, seed });
+  const world = buildWorld(spec!, 'v7.3');
+  return { world, s: initialState(world, 1) };
+}
 
 function readsEvents(id: string): boolean {
   return INVARIANTS.find((i) => i.id === id)?.readsEvents === true;

@@ -294,7 +294,10 @@ export class KernelModel implements Model<KernelExploreState> {
   ): { stepViol: readonly number[]; all: readonly number[] | null } {
     const found = checkInvariants(this.world, sys, events, this.checked, 'step');
     const stepViol = this.indicesOf(found);
-    if (!found.some((v) => this.bothParts.has(v.id))) return { stepViol, all: null };
+    // The common case, a step that breaks nothing, allocates nothing more (this runs per transition).
+    let both = false;
+    for (let i = 0; i < found.length && !both; i++) both = this.bothParts.has(found[i]!.id);
+    if (!both) return { stepViol, all: null };
     const onState = this.stateIndices(sys);
     return { stepViol: stepViol.filter((i) => !onState.includes(i)), all: union(stepViol, onState) };
   }

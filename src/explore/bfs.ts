@@ -15,6 +15,7 @@ import type { Model } from './model.js';
 import type { ExploreOptions } from './options.js';
 import { ownerOf, Run } from './options.js';
 import type { ExploreResult } from './result.js';
+import { SuccessorBatch } from './successor-batch.js';
 
 export function bfs<S>(model: Model<S>, options: ExploreOptions = {}): ExploreResult<S> {
   const run = new Run(model, options);
@@ -56,23 +57,30 @@ export function bfs<S>(model: Model<S>, options: ExploreOptions = {}): ExploreRe
   let maxStored = 0;
   let depthLimited = false;
 
-  const emit = (action: number, t: S): void => {
-    if (run.stop !== null) return;
-    run.transitions++;
-    fired[action]!++;
-    model.fingerprint(t, fp);
-    const hi = fp[0]!;
-    const lo = fp[1]!;
-    const id = set.add(hi, lo, cur, action);
-    if (id < 0) {
-      if (id === FULL) run.stop = 'memory';
-      return;
+  // The successors of the state being expanded, looked up together (successor-batch.ts).
+  const batch = new SuccessorBatch(model);
+  const touch = (hi: number, lo: number): number => set.touch(hi, lo);
+  const handleBatch = (): void => {
+    batch.touchAll(touch);
+    for (let k = 0; k < batch.size && run.stop === null; k++) {
+      const action = batch.action(k);
+      run.transitions++;
+      fired[action]!++;
+      const hi = batch.hi(k);
+      const lo = batch.lo(k);
+      const id = set.add(hi, lo, cur, action);
+      if (id < 0) {
+        if (id === FULL) run.stop = 'memory';
+        continue;
+      }
+      fresh[action]!++;
+      maxStored = depth + 1;
+      const t = batch.state(k);
+      if (!queue.push(t, 0, 0)) run.stop = 'memory';
+      run.check(t, depth + 1, hi, lo, id);
+      if (set.size >= maxStates) run.stop ??= 'max-states';
     }
-    fresh[action]!++;
-    maxStored = depth + 1;
-    if (!queue.push(t, 0, 0)) run.stop = 'memory';
-    run.check(t, depth + 1, hi, lo, id);
-    if (set.size >= maxStates) run.stop ??= 'max-states';
+    batch.clear();
   };
 
   while (queue.size > 0 && run.stop === null) {
@@ -97,7 +105,8 @@ export function bfs<S>(model: Model<S>, options: ExploreOptions = {}): ExploreRe
         continue;
       }
     }
-    model.successors(s, emit);
+    model.successors(s, batch.collect);
+    handleBatch();
     cur++;
     if (run.tick(set.size, depth, queue.size)) break;
   }

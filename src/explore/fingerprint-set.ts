@@ -118,6 +118,11 @@ export class FingerprintSet {
     return this.record(parent, action);
   }
 
+  /** Reads the fingerprint's home slot and nothing more (SuccessorBatch.touchAll: the misses of a batch overlap). */
+  touch(hi: number, lo: number): number {
+    return this.table[(Math.imul((lo ^ hi) | 0, 0x9e3779b1) >>> this.shift) << 1]!;
+  }
+
   /** Whether the fingerprint is in the set. */
   has(hi: number, lo: number): boolean {
     hi |= 0;

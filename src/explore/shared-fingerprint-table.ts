@@ -48,6 +48,11 @@ export class SharedFingerprintTable {
     return this.buffer.byteLength;
   }
 
+  /** Reads the fingerprint's home slot and nothing more (SuccessorBatch.touchAll: the misses of a batch overlap). */
+  touch(hi: number, lo: number): number {
+    return this.table[(Math.imul((lo ^ hi) | 0, 0x9e3779b1) >>> this.shift) << 1]!;
+  }
+
   /** Adds a fingerprint: true if this call stored it, false if it was there (or another thread stored it first). */
   insert(hi: number, lo: number): boolean {
     hi |= 0;

@@ -27,6 +27,7 @@ import { CLOCK_EVERY, nowMs, SharedMemoryBudget } from '../explore/limits.js';
 import type { Model } from '../explore/model.js';
 import { fpHex } from '../explore/model.js';
 import { SharedFingerprintTable } from '../explore/shared-fingerprint-table.js';
+import { SuccessorBatch } from '../explore/successor-batch.js';
 import { TraceStore } from '../explore/trace-store.js';
 import type {
   ControlMessage,
@@ -146,13 +147,22 @@ function search<S>(init: WorkerInit, model: Model<S>, loadMs: number): void {
   };
 
   let parentGid = 0;
-  const emit = (action: number, t: S): void => {
-    transitions++;
-    fired[action]!++;
-    model.fingerprint(t, fp);
-    if (!table.insert(fp[0]!, fp[1]!)) return;
-    const gid = record(parentGid, action);
-    if (gid >= 0) stored(t, gid, fp[0]!, fp[1]!, action, depth + 1);
+  // The successors of the state being expanded, looked up together (successor-batch.ts).
+  const batch = new SuccessorBatch(model);
+  const touch = (hi: number, lo: number): number => table.touch(hi, lo);
+  const handleBatch = (): void => {
+    batch.touchAll(touch);
+    for (let k = 0; k < batch.size; k++) {
+      const action = batch.action(k);
+      transitions++;
+      fired[action]!++;
+      const hi = batch.hi(k);
+      const lo = batch.lo(k);
+      if (!table.insert(hi, lo)) continue;
+      const gid = record(parentGid, action);
+      if (gid >= 0) stored(batch.state(k), gid, hi, lo, action, depth + 1);
+    }
+    batch.clear();
   };
 
   /** Handles a control message that may come at any time; returns the others. */
@@ -275,7 +285,8 @@ function search<S>(init: WorkerInit, model: Model<S>, loadMs: number): void {
   /** Expands one state of the current level (global id `gid`). */
   const expand = (s: S, gid: number): void => {
     parentGid = gid;
-    model.successors(s, emit);
+    model.successors(s, batch.collect);
+    handleBatch();
     safePoint();
     if (++ticks >= CLOCK_EVERY) {
       ticks = 0;

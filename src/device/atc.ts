@@ -118,18 +118,6 @@ export function atc_inv_complete(
 }
 
 /**
- * The kernel cleared the function's ATS Enable (pci_disable_ats()). An Invalidation Request the
- * function holds unanswered at that moment races with the disable: PCIe lets the function ignore
- * it, so the IOMMU's wait for it may time out (587bb3e56a2c: "ATC invalidations must be completed
- * before the driver disables ATS"). The model's functions still answer it; the race is reported
- * as an `outstanding` event, which the `ats-disable-fenced` invariant reads.
- */
-export function atc_ats_disabled(tx: Tx, f: number): void {
-  const dev = tx.device(f);
-  if (dev.present && dev.pendingInv > 0) emitAtc(tx, f, 'outstanding', 0, 0, -1);
-}
-
-/**
  * A Function Level Reset (or any reset) as the function sees it: every Invalidation Request it had
  * not completed is lost, and its ATC is gone, unless it is faulted to hold its ATC entries across
  * the reset (`holdAtc`: a function that does not clear its ATC on reset, so an invalidation lost to

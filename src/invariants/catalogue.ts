@@ -24,13 +24,7 @@ import {
   noStaleTranslation,
 } from './functional.js';
 import { dmaOwnership, oneRidDomainPerGroup, requireDirectNotBlocked } from './groups.js';
-import {
-  atcInvTarget,
-  atsDisableFenced,
-  invsCoverAttachments,
-  iotlbTagsClean,
-  noStaleCacheEntry,
-} from './invalidation.js';
+import { atcInvTarget, invsCoverAttachments, iotlbTagsClean, noStaleCacheEntry } from './invalidation.js';
 import { pasidAllocation } from './pasid.js';
 import { resetDepthBalance, resetFenced, resetFencing } from './reset.js';
 import {
@@ -55,7 +49,6 @@ export const INVARIANTS: readonly Invariant[] = [
   stuProgrammedAtProbe,
   atsImpliesEats,
   atcInvTarget,
-  atsDisableFenced,
   invsCoverAttachments,
   iotlbTagsClean,
   blockedAtsOff,

@@ -13,7 +13,6 @@ import {
   TRANSLATION_BYPASS,
   atcInvOf,
   hasCommands,
-  hasEvent,
   bdfOf,
   deviceAtsOn,
   devicePasidCount,
@@ -70,29 +69,6 @@ export const atcInvTarget: Invariant = {
       else if (r && !atsChanged && !view.dev(f).atsEnabled)
         out = push(out, `${what} sent to a function whose ATS is off`, e.bdf);
     }
-    return done(out);
-  },
-};
-
-export const atsDisableFenced: Invariant = {
-  id: 'ats-disable-fenced',
-  ref: 12,
-  statement:
-    'ATS is disabled only when no ATC invalidation to the function is outstanding (one racing with the disable may be ignored, and its wait time out)',
-  source:
-    '587bb3e56a2c ("ATC invalidations must be completed before the driver disables ATS. Or the device is permitted to ignore any racing invalidation that would cause an SMMU timeout"); VT-d 6.12 stable "Remove cache tags before disabling ATS"; AMD-Vi detach_device() under domain->lock',
-  kind: 'kernel',
-  readsEvents: true,
-  check({ events }: InvariantContext): readonly Finding[] {
-    if (!hasEvent(events, 'atc')) return NO_FINDINGS;
-    let out: Finding[] | null = null;
-    for (const e of events)
-      if (e.kind === 'atc' && e.action === 'outstanding')
-        out = push(
-          out,
-          'pci_disable_ats() ran while an ATC invalidation to the function was outstanding',
-          e.bdf,
-        );
     return done(out);
   },
 };

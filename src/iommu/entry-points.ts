@@ -38,11 +38,13 @@ function waitFor(op: OpName, f: number): StepOutcome {
 const FENCE_PHASE = -1;
 
 /**
- * Whether a domain change for these functions must wait now: the SMMUv3 driver holds its invs
- * rwlock for writing across an attach, so an attach waits until every ATC invalidation issued
- * from the old domain has had its CMD_SYNC ("ATC invalidations must be completed before the driver
- * disables ATS", 587bb3e56a2c). The kernel waits holding group->mutex; the unmap's CMD_SYNC does not
- * need that mutex, so the wait always ends.
+ * Whether a domain change for these functions must wait now: an ATC invalidation issued from a
+ * domain they leave has not had its CMD_SYNC yet. The model waits before the attach starts; the
+ * kernel waits inside it (SMMUv3: the attach's own CMD_SYNCs queue behind the unmap's commands, and
+ * from v7.1 arm_smmu_invs_unref() takes the invs rwlock for writing, 587bb3e56a2c; VT-d
+ * domain->cache_lock; AMD-Vi domain->lock), after it has turned ATS off (docs/concepts.md, What is
+ * abstracted). The kernel waits holding group->mutex; the unmap's CMD_SYNC does not need that
+ * mutex, so the wait always ends.
  */
 function fencedByInvalidations(tx: Tx, fns: readonly number[]): boolean {
   const ops = tx.world.ops;

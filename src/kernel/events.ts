@@ -162,10 +162,8 @@ export interface AtcEvent {
   readonly kind: 'atc';
   readonly bdf: Bdf;
   /** fill: a Translation Request succeeded; drop: an invalidation removed entries; flush: FLR or full invalidation;
-   *  ignored: the device did not act on an invalidation (resetting, unresponsive, or holding entries);
-   *  outstanding: the kernel cleared ATS Enable while the function still held an Invalidation Request
-   *  it had not answered (one that races with the disable, which PCIe lets the function ignore). */
-  readonly action: 'fill' | 'drop' | 'flush' | 'ignored' | 'outstanding';
+   *  ignored: the device did not act on an invalidation (resetting, unresponsive, or holding entries). */
+  readonly action: 'fill' | 'drop' | 'flush' | 'ignored';
   readonly pasid: number;
   readonly page: number;
   /** The physical page of a fill. */
@@ -244,8 +242,6 @@ export function formatKernelEvent(ev: KernelEvent): string {
     case 'dev-entry':
       return `${ev.bdf}: ${ev.iommu === 'amd' ? 'DTE' : ev.entry === 'pasid' ? `PASID entry[${ev.pasid ?? 0}]` : 'context entry'} ${ev.mode}${ev.devtlb ? ' devtlb' : ''}`;
     case 'atc':
-      if (ev.action === 'outstanding')
-        return `${ev.bdf}: ATS disabled with an Invalidation Request outstanding (the function may ignore it)`;
       return `${ev.bdf}: ATC ${ev.action} pasid=${ev.pasid} page=${hexPad(ev.page, 1)}${ev.phys === undefined ? '' : ` -> ${hexPad(ev.phys, 1)}`}`;
     case 'dma':
       return `${ev.bdf}: DMA ${ev.translated ? 'translated' : 'untranslated'} pasid=${ev.pasid} iova=${hexPad(ev.iova, 1)}: ${ev.outcome}${ev.phys === undefined ? '' : ` -> ${hexPad(ev.phys, 1)}`}`;

@@ -62,8 +62,8 @@ const STEPS: readonly PresetStep[] = [
   {
     id: 'v7.2',
     description:
-      'SMMUv3 fences attaches against ATC invalidations in flight (invs rwlock, 587bb3e56a2c, v7.1); pci_ats_required() for CXL.cache-capable and pre-CXL devices, and SMMUv3 ATS always on for them (iommu-updates-v7.2)',
-    adds: ['smmu-invs-rwlock', 'ats-required', 'smmu-ats-always-on'],
+      'pci_ats_required() for CXL.cache-capable and pre-CXL devices, and SMMUv3 ATS always on for them (iommu-updates-v7.2)',
+    adds: ['ats-required', 'smmu-ats-always-on'],
   },
   {
     id: 'v7.3',

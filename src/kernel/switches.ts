@@ -151,20 +151,6 @@ const SWITCH_DEFS = {
       ],
     },
   },
-  'smmu-invs-rwlock': {
-    description:
-      "SMMUv3 fences domain changes against ATC invalidations in flight: an invalidation holds its array's rwlock for reading until its CMD_SYNC, and an attach takes it for writing, so ATS is never disabled at a function with an invalidation outstanding (merged for v7.1); before it nothing orders an attach's pci_disable_ats() after another thread's ATC invalidation",
-    kind: 'release',
-    source: {
-      kind: 'commits',
-      commits: [
-        {
-          id: '587bb3e56a2c',
-          subject: 'iommu/arm-smmu-v3: Add arm_smmu_invs based arm_smmu_domain_inv_range()',
-        },
-      ],
-    },
-  },
   'smmu-ats-always-on': {
     description:
       'SMMUv3 keeps ATS on for pci_ats_required() masters in identity domains (CD table, S1DSS=BYPASS, EATS=TRANS), never under BLOCKED',

@@ -6,7 +6,6 @@
  */
 import type { KernelConfig } from '../kernel/config.js';
 import type { KernelEvent } from '../kernel/events.js';
-import { atc_ats_disabled } from '../device/atc.js';
 import { clonePciDev, type PciCtx, type PciDev, type PciDevInfo } from '../pci/pci-dev.js';
 import type { DomainType } from '../iommu/domain-type.js';
 import { canonicalize } from './canonical.js';
@@ -294,9 +293,6 @@ export class Tx implements PciCtx {
   }
   emit(ev: KernelEvent): void {
     this.events.push(ev);
-  }
-  atsEnableCleared(i: number): void {
-    atc_ats_disabled(this, i);
   }
 
   // --- device side ---

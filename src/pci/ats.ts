@@ -136,7 +136,6 @@ export function pci_disable_ats(ctx: PciCtx, i: number): void {
   if (WARN_ON(ctx, !ctx.dev(i).atsEnabled, 'pci_disable_ats', info.bdf, 'ATS not enabled')) return;
   writeAtsCtrl(ctx, i, readAtsCtrl(ctx, i) & ~PCI_ATS_CTRL_ENABLE & 0xffff);
   ctx.mut(i).atsEnabled = false;
-  ctx.atsEnableCleared?.(i);
 }
 
 /** ats.c pci_restore_ats_state(): after a reset or resume, rewrites ENABLE (and a PF's STU). */

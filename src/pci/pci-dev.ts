@@ -119,11 +119,6 @@ export interface PciCtx {
   /** The function's state for writing (a copy-on-write context copies it here first). */
   mut(i: number): PciDev;
   emit(ev: KernelEvent): void;
-  /**
-   * The kernel cleared the function's ATS Enable (pci_disable_ats()): the device side reacts
-   * (device/atc.ts atc_ats_disabled()). Optional: a context without devices leaves it out.
-   */
-  atsEnableCleared?(i: number): void;
 }
 
 /** A PciDev with every field zero/false: a function before enumeration with reset registers. */

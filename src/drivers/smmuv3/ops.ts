@@ -80,8 +80,6 @@ export function smmu_ats_allowed(tx: Tx, f: number, pasid: number): boolean {
  * (587bb3e56a2c: ATC invalidations complete before the attach proceeds).
  */
 export function smmu_attach_would_wait(tx: Tx, f: number): boolean {
-  // Before `smmu-invs-rwlock` no lock orders an attach after an ATC invalidation in flight.
-  if (!tx.kernel.switches['smmu-invs-rwlock']) return false;
   const n = tx.domainCount;
   for (let d = 0; d < n; d++) {
     const dom = tx.domainOrNull(d);

@@ -8,7 +8,6 @@ import {
 } from '../../../src/invariants/functional.js';
 import {
   atcInvTarget,
-  atsDisableFenced,
   invsCoverAttachments,
   iotlbTagsClean,
   noStaleCacheEntry,
@@ -89,26 +88,6 @@ describe('atc-inv-target (g12)', () => {
     const s = edit(w, s0, (tx) => (tx.mutDevice(fB).resetting = true));
     expect(idsAndBdfs(check(w, s, atcInvTarget, [rangedInv(B)]))).toEqual([['atc-inv-target', B]]);
     expect(idsAndBdfs(check(w, s, atcInvTarget, [fullInv(B)]))).toEqual([['atc-inv-target', B]]);
-  });
-});
-
-describe('ats-disable-fenced (g12)', () => {
-  it('finds pci_disable_ats() at a function holding an unanswered invalidation, and only then', () => {
-    const pending = edit(w, s0, (tx) => (tx.mutDevice(fA).pendingInv = 1));
-    const racing = run(w, pending, (tx) => {
-      pci_disable_ats(tx, fA);
-    });
-    expect(racing.events).toContainEqual(
-      expect.objectContaining({ kind: 'atc', action: 'outstanding', bdf: A }),
-    );
-    expect(idsAndBdfs(check(w, racing.state, [atsDisableFenced], racing.events))).toEqual([
-      ['ats-disable-fenced', A],
-    ]);
-    const quiet = run(w, s0, (tx) => {
-      pci_disable_ats(tx, fA);
-    });
-    expect(quiet.events.some((e) => e.kind === 'atc')).toBe(false);
-    expect(check(w, quiet.state, [atsDisableFenced], quiet.events)).toEqual([]);
   });
 });
 

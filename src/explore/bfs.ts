@@ -59,9 +59,8 @@ export function bfs<S>(model: Model<S>, options: ExploreOptions = {}): ExploreRe
 
   // The successors of the state being expanded, looked up together (successor-batch.ts).
   const batch = new SuccessorBatch(model);
-  const touch = (hi: number, lo: number): number => set.touch(hi, lo);
   const handleBatch = (): void => {
-    batch.touchAll(touch);
+    batch.touchAll(set);
     for (let k = 0; k < batch.size && run.stop === null; k++) {
       const action = batch.action(k);
       run.transitions++;

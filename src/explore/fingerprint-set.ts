@@ -22,6 +22,14 @@ export const PRESENT = -1;
 /** `add`'s answer when the memory budget leaves no room for one more state. */
 export const FULL = -2;
 
+/**
+ * The first word of a fingerprint's home slot in a table of 2^(32 - shift) slots of two words
+ * (this set's layout, and SharedFingerprintTable's).
+ */
+export function homeWord(hi: number, lo: number, shift: number): number {
+  return (Math.imul(lo ^ hi, 0x9e3779b1) >>> shift) << 1;
+}
+
 const GROW_LOAD = 0.75;
 const HARD_LOAD = 0.9;
 const MIN_BITS = 10;
@@ -101,7 +109,7 @@ export class FingerprintSet {
     }
     const t = this.table;
     const m = this.wordMask;
-    let i = (Math.imul(lo ^ hi, 0x9e3779b1) >>> this.shift) << 1;
+    let i = homeWord(hi, lo, this.shift);
     for (;;) {
       const h = t[i]!;
       const l = t[i + 1]!;
@@ -120,7 +128,7 @@ export class FingerprintSet {
 
   /** Reads the fingerprint's home slot and nothing more (SuccessorBatch.touchAll: the misses of a batch overlap). */
   touch(hi: number, lo: number): number {
-    return this.table[(Math.imul((lo ^ hi) | 0, 0x9e3779b1) >>> this.shift) << 1]!;
+    return this.table[homeWord(hi, lo, this.shift)]!;
   }
 
   /** Whether the fingerprint is in the set. */
@@ -130,7 +138,7 @@ export class FingerprintSet {
     if ((hi | lo) === 0) return this.hasZero;
     const t = this.table;
     const m = this.wordMask;
-    let i = (Math.imul(lo ^ hi, 0x9e3779b1) >>> this.shift) << 1;
+    let i = homeWord(hi, lo, this.shift);
     for (;;) {
       const h = t[i]!;
       const l = t[i + 1]!;
@@ -218,7 +226,7 @@ export class FingerprintSet {
       const hi = old[j]!;
       const lo = old[j + 1]!;
       if ((hi | lo) === 0) continue;
-      let i = (Math.imul(lo ^ hi, 0x9e3779b1) >>> shift) << 1;
+      let i = homeWord(hi, lo, shift);
       while ((t[i]! | t[i + 1]!) !== 0) i = (i + 2) & m;
       t[i] = hi;
       t[i + 1] = lo;

@@ -13,6 +13,7 @@
  * that owns the search rehashes into a bigger table (`rehashFrom`), then hands it out. The caller
  * keeps the load below 9/10, so a probe always ends.
  */
+import { homeWord } from './fingerprint-set.js';
 
 export class SharedFingerprintTable {
   readonly table: Int32Array;
@@ -50,7 +51,7 @@ export class SharedFingerprintTable {
 
   /** Reads the fingerprint's home slot and nothing more (SuccessorBatch.touchAll: the misses of a batch overlap). */
   touch(hi: number, lo: number): number {
-    return this.table[(Math.imul((lo ^ hi) | 0, 0x9e3779b1) >>> this.shift) << 1]!;
+    return this.table[homeWord(hi, lo, this.shift)]!;
   }
 
   /** Adds a fingerprint: true if this call stored it, false if it was there (or another thread stored it first). */
@@ -61,7 +62,7 @@ export class SharedFingerprintTable {
     if (lo === 0) lo = 1;
     const t = this.table;
     const m = this.mask;
-    let i = (Math.imul(lo ^ hi, 0x9e3779b1) >>> this.shift) << 1;
+    let i = homeWord(hi, lo, this.shift);
     for (;;) {
       let h = t[i]!;
       if (h === 0) {
@@ -90,7 +91,7 @@ export class SharedFingerprintTable {
       const hi = src[j]!;
       if (hi === 0) continue;
       const lo = src[j + 1]!;
-      let i = (Math.imul(lo ^ hi, 0x9e3779b1) >>> shift) << 1;
+      let i = homeWord(hi, lo, shift);
       while (t[i] !== 0) i = (i + 2) & m;
       t[i] = hi;
       t[i + 1] = lo;

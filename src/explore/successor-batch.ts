@@ -10,8 +10,10 @@
  */
 import type { Model } from './model.js';
 
-/** Reads the home slot of a fingerprint (the value is only there to keep the read). */
-export type TouchSlot = (hi: number, lo: number) => number;
+/** A visited set whose home slot for a fingerprint can be read (the value only keeps the read). */
+export interface TouchSlot {
+  touch(hi: number, lo: number): number;
+}
 
 export class SuccessorBatch<S> {
   /** How many successors the batch holds. */
@@ -47,10 +49,10 @@ export class SuccessorBatch<S> {
   }
 
   /** Reads every successor's home slot in the table, so that their misses overlap. */
-  touchAll(touch: TouchSlot): number {
+  touchAll(table: TouchSlot): number {
     let sum = 0;
     const f = this.fps;
-    for (let k = 0; k < this.size; k++) sum += touch(f[2 * k]!, f[2 * k + 1]!);
+    for (let k = 0; k < this.size; k++) sum += table.touch(f[2 * k]!, f[2 * k + 1]!);
     return sum;
   }
 

@@ -149,9 +149,8 @@ function search<S>(init: WorkerInit, model: Model<S>, loadMs: number): void {
   let parentGid = 0;
   // The successors of the state being expanded, looked up together (successor-batch.ts).
   const batch = new SuccessorBatch(model);
-  const touch = (hi: number, lo: number): number => table.touch(hi, lo);
   const handleBatch = (): void => {
-    batch.touchAll(touch);
+    batch.touchAll(table);
     for (let k = 0; k < batch.size; k++) {
       const action = batch.action(k);
       transitions++;

@@ -107,9 +107,11 @@ describe('SuccessorBatch: the breadth-first search looks successors up together'
       expect([batch.hi(k), batch.lo(k)]).toEqual([fp[0], fp[1]]);
     }
     const touched: number[] = [];
-    batch.touchAll((hi) => {
-      touched.push(hi);
-      return 0;
+    batch.touchAll({
+      touch: (hi) => {
+        touched.push(hi);
+        return 0;
+      },
     });
     expect(touched).toHaveLength(100);
     batch.clear();

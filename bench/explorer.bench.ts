@@ -3,7 +3,9 @@
  *  - the reference ATS/ATC model (anchors.md Appendix A) at D=3, P=4 (1,798,833 distinct states),
  *    breadth-first on one thread, on 1 worker thread and on 2: distinct states, transitions, time,
  *    states/s, bytes per stored state (peak bytes of the engine's arrays / states); 2 workers are
- *    compared with both the single thread and the one worker;
+ *    compared with both the single thread and the one worker, and so is the CPU they used (all of
+ *    the process's threads) for the same states; then the machine's own limit on that figure: random
+ *    probes into a shared table on 1 and 2 threads (memory-probe.ts);
  *  - the same model in Promela through Spin, when `spin` and `gcc` are installed (`apt-get install
  *    spin`): `spin -a`, `gcc -O2 -DSAFETY -DNOREDUCE -DBFS`, `./pan -m20000000`, exhaustive; its
  *    states stored (ours + 1, its pre-init state), transitions, time and states/s;
@@ -23,6 +25,8 @@ import type { AtsReferenceParams } from '../src/explore/models/ats-reference.js'
 import type { Model, ModelRef } from '../src/explore/model.js';
 import type { ExploreResult } from '../src/explore/result.js';
 import type { WorkerExploreOptions } from '../src/node/explore-workers.js';
+import { type CpuTime, withCpuTime } from './cpu-time.js';
+import { memoryProbe } from './memory-probe.js';
 import { repoRoot } from './repo-root.js';
 
 const repo = repoRoot(import.meta.dirname);
@@ -124,28 +128,36 @@ export async function explorerBench(log: (s: string) => void): Promise<unknown> 
   const params = { devices: 3, pages: 4 };
   const results: Record<string, unknown> = {};
 
-  const single = b.bfs(b.createAtsReference(params));
+  const cpuText = (c: CpuTime): string => `${c.cpuSeconds} s CPU, ${c.cores} cores busy`;
+  const { value: single, cpu: cpuSingle } = await withCpuTime(() => b.bfs(b.createAtsReference(params)));
   const one = row('explorer BFS, 1 thread, D=3 P=4', single);
-  log(fmt(one));
-  results.single = one;
+  log(`${fmt(one)}; ${cpuText(cpuSingle)}`);
+  results.single = { ...one, cpuSeconds: cpuSingle.cpuSeconds, cores: cpuSingle.cores };
 
   const ref: ModelRef = { module: b.modelModule, factory: 'createAtsReference', params };
   // The same engine on one worker: what `--workers 2` is measured against as well ("2 against 1").
-  const w1 = await b.exploreWithWorkers(ref, { workers: 1 });
+  const { value: w1, cpu: cpu1 } = await withCpuTime(() => b.exploreWithWorkers(ref, { workers: 1 }));
   const oneWorker = row('explorer BFS, 1 worker, D=3 P=4', w1);
-  log(fmt(oneWorker));
-  results.oneWorker = oneWorker;
-  const cpu0 = process.cpuUsage();
-  const par = await b.exploreWithWorkers(ref, { workers: 2 });
-  const cpu = process.cpuUsage(cpu0);
+  log(`${fmt(oneWorker)}; ${cpuText(cpu1)}`);
+  results.oneWorker = { ...oneWorker, cpuSeconds: cpu1.cpuSeconds, cores: cpu1.cores };
+  const { value: par, cpu } = await withCpuTime(() => b.exploreWithWorkers(ref, { workers: 2 }));
   const two = row('explorer BFS, 2 workers, D=3 P=4', par);
   const speedup = +(single.elapsedMs / par.elapsedMs).toFixed(2);
   const speedupOverOneWorker = +(w1.elapsedMs / par.elapsedMs).toFixed(2);
-  const cpuSeconds = +((cpu.user + cpu.system) / 1e6).toFixed(2);
+  const cpuSeconds = cpu.cpuSeconds;
+  // The same states cost this much more CPU on two workers than on one.
+  const cpuOverOneWorker = +(cpu.cpuSeconds / cpu1.cpuSeconds).toFixed(2);
   log(
-    `${fmt(two)}; ${speedup}x the single thread, ${speedupOverOneWorker}x one worker (goal >= 1.7x), ${cpuSeconds} s CPU`,
+    `${fmt(two)}; ${speedup}x the single thread, ${speedupOverOneWorker}x one worker (goal >= 1.7x), ` +
+      `${cpuText(cpu)}: ${cpuOverOneWorker}x one worker's CPU for the same states`,
   );
-  results.workers = { ...two, speedup, speedupOverOneWorker, cpuSeconds };
+  results.workers = { ...two, speedup, speedupOverOneWorker, cpuSeconds, cores: cpu.cores, cpuOverOneWorker };
+  const probe = await memoryProbe();
+  log(
+    `machine: random probes into a 64 MiB shared table, 2 threads against 1: ${probe.speedup}x ` +
+      `(${probe.oneThreadNs} and ${probe.twoThreadsNs} ns/probe; each probe costs ${probe.cpuPerProbeRatio}x the CPU when both threads run)`,
+  );
+  results.memoryProbe = probe;
 
   const spin = spinRun(b.atsReferencePromela(params));
   if (spin) {

@@ -5,30 +5,41 @@
  * after every step. Each run is timed twice and the faster counts (the first warms the JIT up).
  * Goal: >= 100,000 distinct states/s. Then the same on 1 and on 2 worker threads (`atsim explore
  * --workers N`: each worker builds the model from the file), timed twice too; 2 workers against
- * the one-core figure and against one worker.
+ * the one-core figure and against one worker. Each run also reports the cores it kept busy (CPU
+ * seconds of the process over the wall clock: V8's garbage-collector threads work beside a search
+ * thread) and, on one thread, the garbage collector's pauses; the cores one worker keeps busy bound
+ * what 2 workers can gain on this machine (bench/cpu-time.ts). Last, scaling on a run long enough
+ * for the workers' start-up and compilation not to decide it: bench/explore-kernel-large.yaml
+ * (about 680,000 states) once on one core, on 1 worker and on 2.
  * Run: npm run bench -- kernel-explore
  */
 import { join } from 'node:path';
 import { loadScenarioFile } from '../src/node/load-scenario.js';
 import { exploreScenarioOnWorkers } from '../src/node/scenario-model.js';
 import { exploreScenario } from '../src/scenario/explore.js';
+import { MACHINE_CORES, withCpuTime } from './cpu-time.js';
 import { repoRoot } from './repo-root.js';
 
 const SCENARIO = 'bench/explore-kernel.yaml';
+/** The same with larger choice budgets (about 680,000 states), for the scaling figures. */
+const LARGE = 'bench/explore-kernel-large.yaml';
 
 export async function kernelExploreBench(log: (s: string) => void): Promise<unknown> {
-  const file = join(repoRoot(import.meta.dirname), SCENARIO);
+  const root = repoRoot(import.meta.dirname);
+  const file = join(root, SCENARIO);
   const runs: {
     states: number;
     transitions: number;
     seconds: number;
     statesPerSecond: number;
     statesPerCpuSecond: number;
+    cores: number;
+    gcPauseMs: number;
   }[] = [];
   for (let i = 0; i < 2; i++) {
-    const c0 = process.cpuUsage();
-    const r = exploreScenario(loadScenarioFile(file, SCENARIO), { strategy: 'bfs', preset: 'v7.3' });
-    const cpu = process.cpuUsage(c0);
+    const { value: r, cpu } = await withCpuTime(() =>
+      exploreScenario(loadScenarioFile(file, SCENARIO), { strategy: 'bfs', preset: 'v7.3' }),
+    );
     if (r.result.stopReason !== 'exhausted' || !r.met)
       throw new Error(`kernel-explore bench: ${SCENARIO} did not explore to a verdict of holds`);
     runs.push({
@@ -38,7 +49,10 @@ export async function kernelExploreBench(log: (s: string) => void): Promise<unkn
       statesPerSecond: Math.round(r.result.statesPerSecond),
       // The whole call (loading included) per CPU second of this process: a busy shared machine
       // disturbs it less than the wall clock.
-      statesPerCpuSecond: Math.round(r.result.states / ((cpu.user + cpu.system) / 1e6)),
+      statesPerCpuSecond: Math.round(r.result.states / cpu.cpuSeconds),
+      // The garbage collector's helper threads run beside the search: "one core" is one thread.
+      cores: cpu.cores,
+      gcPauseMs: cpu.gcPauseMs,
     });
   }
   const best = runs.reduce((a, b) => (b.statesPerSecond > a.statesPerSecond ? b : a));
@@ -46,38 +60,92 @@ export async function kernelExploreBench(log: (s: string) => void): Promise<unkn
     `kernel model under the explorer (${SCENARIO}, v7.3, BFS, one core): ${best.states.toLocaleString('en-US')} states, ` +
       `${best.transitions.toLocaleString('en-US')} transitions, ${best.seconds} s, ` +
       `${best.statesPerSecond.toLocaleString('en-US')} states/s (goal >= 100,000; runs: ${runs.map((r) => r.statesPerSecond.toLocaleString('en-US')).join(', ')}; ` +
-      `per CPU second: ${runs.map((r) => r.statesPerCpuSecond.toLocaleString('en-US')).join(', ')})`,
+      `per CPU second: ${runs.map((r) => r.statesPerCpuSecond.toLocaleString('en-US')).join(', ')}; ` +
+      `cores busy: ${runs.map((r) => r.cores).join(', ')}; GC pauses: ${runs.map((r) => `${r.gcPauseMs} ms`).join(', ')})`,
   );
-  /** `atsim explore --workers n`, timed twice (each run starts its workers afresh). */
-  const onWorkers = async (n: number): Promise<{ seconds: number; statesPerSecond: number }[]> => {
-    const out: { seconds: number; statesPerSecond: number }[] = [];
-    for (let i = 0; i < 2; i++) {
-      const t0 = performance.now();
-      const r = await exploreScenarioOnWorkers(file, SCENARIO, loadScenarioFile(file, SCENARIO), {
-        preset: 'v7.3',
-        workers: n,
+  interface WorkerRun {
+    seconds: number;
+    statesPerSecond: number;
+    cpuSeconds: number;
+    cores: number;
+  }
+  /** `atsim explore --workers n` on a scenario, `times` runs (each starts its workers afresh). */
+  const onWorkers = async (
+    n: number,
+    scenario = SCENARIO,
+    states = best.states,
+    times = 2,
+  ): Promise<WorkerRun[]> => {
+    const path = join(root, scenario);
+    const out: WorkerRun[] = [];
+    for (let i = 0; i < times; i++) {
+      const { value: r, cpu } = await withCpuTime(() =>
+        exploreScenarioOnWorkers(path, scenario, loadScenarioFile(path, scenario), {
+          preset: 'v7.3',
+          workers: n,
+        }),
+      );
+      if (r.result.stopReason !== 'exhausted' || !r.met || r.result.states !== states)
+        throw new Error(
+          `kernel-explore bench: ${n} workers did not explore the same ${states} states of ${scenario}`,
+        );
+      out.push({
+        seconds: cpu.wallSeconds,
+        statesPerSecond: Math.round(r.result.statesPerSecond),
+        cpuSeconds: cpu.cpuSeconds,
+        cores: cpu.cores,
       });
-      const wall = (performance.now() - t0) / 1000;
-      if (r.result.stopReason !== 'exhausted' || !r.met || r.result.states !== best.states)
-        throw new Error(`kernel-explore bench: ${n} workers did not explore the same ${best.states} states`);
-      out.push({ seconds: +wall.toFixed(2), statesPerSecond: Math.round(r.result.statesPerSecond) });
     }
     return out;
   };
-  const fastest = (rs: { seconds: number; statesPerSecond: number }[]) =>
+  const fastest = (rs: WorkerRun[]): WorkerRun =>
     rs.reduce((a, b) => (b.statesPerSecond > a.statesPerSecond ? b : a));
-  const line = (rs: { seconds: number; statesPerSecond: number }[]): string =>
+  const line = (rs: WorkerRun[]): string =>
     `runs: ${rs.map((r) => r.statesPerSecond.toLocaleString('en-US')).join(', ')}; ` +
-    `wall, worker start-up included: ${rs.map((r) => `${r.seconds} s`).join(', ')}`;
+    `wall, worker start-up included: ${rs.map((r) => `${r.seconds} s`).join(', ')}; ` +
+    `CPU: ${rs.map((r) => `${r.cpuSeconds} s`).join(', ')}; cores busy: ${rs.map((r) => r.cores).join(', ')}`;
   const w1 = await onWorkers(1);
   const best1 = fastest(w1);
   log(`  on 1 worker thread: ${best1.statesPerSecond.toLocaleString('en-US')} states/s (${line(w1)})`);
   const w2 = await onWorkers(2);
   const bestW = fastest(w2);
+  // With every core busy, two workers can gain at most the cores one worker left idle.
+  const ceiling = +(MACHINE_CORES / Math.max(1, best1.cores)).toFixed(2);
   log(
     `  on 2 worker threads: ${bestW.statesPerSecond.toLocaleString('en-US')} states/s ` +
       `(${(bestW.statesPerSecond / best.statesPerSecond).toFixed(2)}x one core, ` +
       `${(bestW.statesPerSecond / best1.statesPerSecond).toFixed(2)}x one worker; ${line(w2)})`,
+  );
+  log(
+    `  one worker keeps ${best1.cores} of this machine's ${MACHINE_CORES} cores busy: ` +
+      `2 workers can reach at most ${ceiling}x one worker here`,
+  );
+
+  // Scaling on a run long enough that the workers' start-up and compilation do not decide it.
+  const largePath = join(root, LARGE);
+  const { value: lr, cpu: lcpu } = await withCpuTime(() =>
+    exploreScenario(loadScenarioFile(largePath, LARGE), { strategy: 'bfs', preset: 'v7.3' }),
+  );
+  if (lr.result.stopReason !== 'exhausted' || !lr.met)
+    throw new Error(`kernel-explore bench: ${LARGE} did not explore to a verdict of holds`);
+  const large = {
+    scenario: LARGE,
+    states: lr.result.states,
+    transitions: lr.result.transitions,
+    seconds: +(lr.result.elapsedMs / 1000).toFixed(2),
+    statesPerSecond: Math.round(lr.result.statesPerSecond),
+    cores: lcpu.cores,
+  };
+  const [l1] = await onWorkers(1, LARGE, large.states, 1);
+  const [l2] = await onWorkers(2, LARGE, large.states, 1);
+  const largeCeiling = +(MACHINE_CORES / Math.max(1, l1!.cores)).toFixed(2);
+  log(
+    `kernel model, ${LARGE} (v7.3, BFS): ${large.states.toLocaleString('en-US')} states, ` +
+      `${large.transitions.toLocaleString('en-US')} transitions; one core ${large.statesPerSecond.toLocaleString('en-US')} states/s ` +
+      `(${large.seconds} s, ${large.cores} cores busy); 1 worker ${l1!.statesPerSecond.toLocaleString('en-US')} ` +
+      `(${l1!.cores} cores busy); 2 workers ${l2!.statesPerSecond.toLocaleString('en-US')} ` +
+      `(${l2!.cores} cores busy): ${(l2!.statesPerSecond / l1!.statesPerSecond).toFixed(2)}x one worker ` +
+      `(at most ${largeCeiling}x here), ${(l2!.statesPerSecond / large.statesPerSecond).toFixed(2)}x one core`,
   );
   return {
     scenario: SCENARIO,
@@ -85,6 +153,9 @@ export async function kernelExploreBench(log: (s: string) => void): Promise<unkn
     runs,
     workers1: { ...best1, runs: w1 },
     workers2: { ...bestW, runs: w2 },
+    machineCores: MACHINE_CORES,
+    twoWorkerCeiling: ceiling,
+    large: { ...large, workers1: l1, workers2: l2, twoWorkerCeiling: largeCeiling },
   };
 }
 

@@ -13,7 +13,7 @@ export interface CpuTime {
   readonly cpuSeconds: number;
   /** cpuSeconds / wallSeconds: how many cores the run kept busy on average. */
   readonly cores: number;
-  /** Garbage-collector pauses on this thread during the run, in ms (scavenges and mark-compacts). */
+  /** Garbage-collector pauses on this thread during the run, in ms (every kind V8 reports as a `gc` entry). */
   readonly gcPauseMs: number;
 }
 

@@ -155,7 +155,7 @@ export async function explorerBench(log: (s: string) => void): Promise<unknown> 
   const probe = await memoryProbe();
   log(
     `machine: random probes into a 64 MiB shared table, 2 threads against 1: ${probe.speedup}x ` +
-      `(${probe.oneThreadNs} and ${probe.twoThreadsNs} ns/probe; each probe costs ${probe.cpuPerProbeRatio}x the CPU when both threads run)`,
+      `(${probe.oneThreadNs} and ${probe.twoThreadsNs} ns/probe; each of two threads takes ${probe.perProbeRatio}x as long per probe as one alone)`,
   );
   results.memoryProbe = probe;
 

@@ -131,6 +131,8 @@ export function pci_dev_reset_iommu_done(tx: Tx, f: number): void {
   const blocking = grp.blockingDomain;
   if (WARN_ON(tx, blocking < 0, DONE, bdf, 'no blocking domain')) return;
   const ops = tx.world.ops;
+  // A NULL group->domain (its default domain failed to allocate) leaves the device parked:
+  // d769711fcddd "iommu: Fix NULL group->domain dereference in pci_dev_reset_iommu_done()".
   if (grp.domain >= 0 && grp.domain !== blocking)
     WARN_ON(
       tx,

@@ -43,8 +43,14 @@ const STEPS: readonly PresetStep[] = [
   {
     id: 'v6.12',
     description:
-      'pci_prepare_ats() exists (2665d975db35); pci_ats_supported() is ats_cap && !untrusted; VF prepare skips the STU check; VT-d blocking domain, PASID at probe, ATS enabled at attach in both modes, cache tags removed before ATS is disabled (6.12 stable)',
-    adds: ['pci-prepare-ats', 'vtd-blocking-domain', 'vtd-pasid-at-probe', 'vtd-cache-tag-fence'],
+      'pci_prepare_ats() exists (2665d975db35); pci_ats_supported() is ats_cap && !untrusted; VF prepare skips the STU check; pci_enable_pasid() needs ACS RR+UF on the path (201007ef707a, v6.2); VT-d blocking domain, PASID at probe, ATS enabled at attach in both modes, cache tags removed before ATS is disabled (6.12 stable)',
+    adds: [
+      'pci-prepare-ats',
+      'pasid-acs-path',
+      'vtd-blocking-domain',
+      'vtd-pasid-at-probe',
+      'vtd-cache-tag-fence',
+    ],
   },
   {
     id: 'v7.0',

@@ -74,6 +74,17 @@ const SWITCH_DEFS = {
       commits: [{ id: '6fd7c5c81af2', subject: 'PCI/ATS: Validate STU for VFs in pci_prepare_ats()' }],
     },
   },
+  'pasid-acs-path': {
+    description:
+      'pci_enable_pasid() fails with -EINVAL unless ACS Request Redirect and Upstream Forwarding are enabled on the whole path to the root (v6.2)',
+    kind: 'release',
+    source: {
+      kind: 'commits',
+      commits: [
+        { id: '201007ef707a', subject: 'PCI: Enable PASID only when ACS RR & UF enabled on upstream path' },
+      ],
+    },
+  },
   'ats-quirk-header-fixup': {
     description:
       'ATS quirks run as HEADER fixups and set no_ats before pci_ats_init(), instead of FINAL fixups zeroing ats_cap',

@@ -32,9 +32,9 @@ export function pci_pasid_init(ctx: PciCtx, i: number): void {
 /**
  * ats.c pci_enable_pasid(): on a VF, 0 if the PF's PASID is enabled, else -EINVAL. On a PF: WARN
  * and -EBUSY if already enabled; -EINVAL without an End-End TLP Prefix path (unless the device
- * uses PASID without prefixes), without the capability, without ACS RR+UF on the whole path, or
- * if `features` asks for anything beyond the supported EXEC/PRIV bits. Then writes
- * ENABLE | features.
+ * uses PASID without prefixes), without the capability, without ACS RR+UF on the whole path
+ * (switch `pasid-acs-path`, 201007ef707a), or if `features` asks for anything beyond the supported
+ * EXEC/PRIV bits. Then writes ENABLE | features.
  */
 export function pci_enable_pasid(ctx: PciCtx, i: number, features: number): number {
   const fn = 'pci_enable_pasid';
@@ -46,7 +46,9 @@ export function pci_enable_pasid(ctx: PciCtx, i: number, features: number): numb
     return traceReturn(ctx, fn, info.bdf, -EBUSY);
   if (!info.eeTlpPrefix && !info.pasidNoTlp) return traceReturn(ctx, fn, info.bdf, -EINVAL);
   if (d.pasidCap === 0) return traceReturn(ctx, fn, info.bdf, -EINVAL);
-  if (!info.acsPathRrUf) return traceReturn(ctx, fn, info.bdf, -EINVAL);
+  // The ACS check came with 201007ef707a (v6.2): before it, a path without ACS RR+UF did not stop PASID.
+  if (ctx.kernel.switches['pasid-acs-path'] && !info.acsPathRrUf)
+    return traceReturn(ctx, fn, info.bdf, -EINVAL);
   const supported = info.pasidCapReg & (PCI_PASID_CAP_EXEC | PCI_PASID_CAP_PRIV);
   if ((supported & features) !== features) return traceReturn(ctx, fn, info.bdf, -EINVAL);
   ctx.mut(i).pasidFeatures = features;

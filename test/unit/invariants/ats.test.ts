@@ -251,6 +251,26 @@ describe('pasid-before-ats (g23)', () => {
     expect(v.map((x) => x.detail)).toContain('PASID Control written while ATS is enabled');
   });
 
+  it('without ACS RR/UF above the function, asks for PASID only in a kernel whose pci_enable_pasid() does not check it (v6.1)', () => {
+    const m = machine(
+      { [A]: { vendorId: 1, deviceId: 2, ats: {}, pasid: { width: 4 } } },
+      { rootPortAcs: { capability: ['SV', 'RR', 'CR', 'UF'], control: ['SV'] } },
+    );
+    const f = m.byBdf.get(A)!;
+    // v7.3 (pasid-acs-path on): PASID is refused at probe, and nothing is asked of it.
+    const w73 = fakeWorld(m, { preset: 'v7.3' });
+    const s73 = bootByHand(w73);
+    expect(s73.pci[f]!.pasidEnabled).toBe(false);
+    expect(check(w73, s73, pasidBeforeAts)).toEqual([]);
+    // v6.1 (off): PASID comes on at probe, so ATS on without it is a violation.
+    const w61 = fakeWorld(m, { preset: 'v6.1' });
+    const s61 = bootByHand(w61);
+    expect(s61.pci[f]!.pasidEnabled).toBe(true);
+    expect(check(w61, s61, pasidBeforeAts)).toEqual([]);
+    const off = edit(w61, s61, (tx) => (tx.mut(f).pasidEnabled = false));
+    expect(idsAndBdfs(check(w61, off, pasidBeforeAts))).toEqual([['pasid-before-ats', A]]);
+  });
+
   it('does not ask for PASID where the path cannot carry it (no ACS RR/UF above the function)', () => {
     const m = machine({
       [A]: { vendorId: 1, deviceId: 2, ats: {}, pasid: { width: 4 }, eeTlpPrefix: false },

@@ -8,13 +8,13 @@ const RP_ACS: AcsSpec = { capability: ['SV', 'RR', 'CR', 'UF'], control: ['SV', 
 /** A root port (bus 1 below it) and the given endpoints on bus 1. */
 export function machine(
   endpoints: Readonly<Record<string, FunctionSpec>>,
-  opts: { readonly externalFacing?: boolean } = {},
+  opts: { readonly externalFacing?: boolean; readonly rootPortAcs?: AcsSpec } = {},
 ): Machine {
   const b = new MachineBuilder().rootPort(RP, {
     secondaryBus: 1,
     subordinateBus: 1,
     eeTlpPrefix: true,
-    acs: RP_ACS,
+    acs: opts.rootPortAcs ?? RP_ACS,
     externalFacing: opts.externalFacing ?? false,
   });
   for (const [bdf, spec] of Object.entries(endpoints)) b.function(bdf, spec);

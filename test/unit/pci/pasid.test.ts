@@ -34,7 +34,31 @@ function warnSites(ctx: SimplePciCtx): string[] {
   return ctx.events.flatMap((e) => (e.kind === 'warn' ? [e.site] : []));
 }
 
-// No kernel switch touches PASID yet: every preset behaves the same.
+describe('pci_enable_pasid and the ACS path (switch pasid-acs-path, 201007ef707a)', () => {
+  const noAcs: FnSpec = { ...OK, acsPathRrUf: false };
+
+  it('with the switch on, a path without ACS RR+UF is -EINVAL with nothing written', () => {
+    const ctx = ctxOf(kernelOf('v6.1', { 'pasid-acs-path': 'on' }), [noAcs]);
+    expect(pci_enable_pasid(ctx, 0, 0)).toBe(-EINVAL);
+    expect(writes(ctx)).toEqual([]);
+    expect(ctx.dev(0).pasidEnabled).toBe(false);
+  });
+
+  it('with it off, the same function gets PASID', () => {
+    const ctx = ctxOf(kernelOf('v6.12', { 'pasid-acs-path': 'off' }), [noAcs]);
+    expect(pci_enable_pasid(ctx, 0, PCI_PASID_CAP_EXEC)).toBe(0);
+    expect(writes(ctx)).toEqual([['PCI_PASID_CTRL', 0x306, PCI_PASID_CTRL_ENABLE | PCI_PASID_CTRL_EXEC]]);
+    expect(ctx.dev(0).pasidEnabled).toBe(true);
+  });
+
+  it('v6.1 predates the check (v6.2); every later preset has it', () => {
+    expect(kernelOf('v6.1').switches['pasid-acs-path']).toBe(false);
+    for (const p of PRESET_IDS.filter((x) => x !== 'v6.1'))
+      expect(kernelOf(p).switches['pasid-acs-path']).toBe(true);
+  });
+});
+
+// Apart from the ACS path (above), every preset behaves the same.
 describe.each(PRESET_IDS)('PASID under %s', (preset) => {
   const kernel = kernelOf(preset);
 
@@ -69,15 +93,13 @@ describe.each(PRESET_IDS)('PASID under %s', (preset) => {
       { ...OK, eeTlpPrefix: false },
       { ...OK, eeTlpPrefix: false, pasidNoTlp: true }, // the Huawei quirk lifts the prefix check
       { ...OK, pasidCapOffset: 0 },
-      { ...OK, acsPathRrUf: false },
       OK,
       OK,
     ]);
     expect(pci_enable_pasid(ctx, 0, 0)).toBe(-EINVAL);
     expect(pci_enable_pasid(ctx, 2, 0)).toBe(-EINVAL);
-    expect(pci_enable_pasid(ctx, 3, 0)).toBe(-EINVAL);
-    expect(pci_enable_pasid(ctx, 4, PCI_PASID_CAP_PRIV)).toBe(-EINVAL); // not supported
-    expect(pci_enable_pasid(ctx, 5, PCI_PASID_CTRL_ENABLE)).toBe(-EINVAL); // not a feature bit
+    expect(pci_enable_pasid(ctx, 3, PCI_PASID_CAP_PRIV)).toBe(-EINVAL); // not supported
+    expect(pci_enable_pasid(ctx, 4, PCI_PASID_CTRL_ENABLE)).toBe(-EINVAL); // not a feature bit
     expect(writes(ctx)).toEqual([]);
     expect(warnSites(ctx)).toEqual([]);
     expect(pci_enable_pasid(ctx, 1, 0)).toBe(0);

@@ -73,9 +73,12 @@ describe('presets', () => {
     expect(presetIntroducing('ats-required')).toBe('v7.2');
     expect(presetIntroducing('ats-supported-pf-aware')).toBe('v7.3');
     expect(presetIntroducing('prepare-ats-vf-stu-check')).toBe('v7.3');
+    // 201007ef707a is v6.2: the first modelled release after v6.1 has it.
+    expect(presetIntroducing('pasid-acs-path')).toBe('v6.12');
     expect(switchesOn(presetSwitches('v6.1'))).toEqual([]);
     expect(switchesOn(presetSwitches('v6.12'))).toEqual([
       'pci-prepare-ats',
+      'pasid-acs-path',
       'vtd-blocking-domain',
       'vtd-pasid-at-probe',
       'vtd-cache-tag-fence',

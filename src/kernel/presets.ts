@@ -43,7 +43,7 @@ const STEPS: readonly PresetStep[] = [
   {
     id: 'v6.12',
     description:
-      'pci_prepare_ats() exists (2665d975db35); pci_ats_supported() is ats_cap && !untrusted; VF prepare skips the STU check; pci_enable_pasid() needs ACS RR+UF on the path (201007ef707a, v6.2); VT-d blocking domain, PASID at probe, ATS enabled at attach in both modes, cache tags removed before ATS is disabled (6.12 stable)',
+      'pci_prepare_ats() exists (2665d975db35); pci_ats_supported() is ats_cap && !untrusted; VF prepare skips the STU check; pci_enable_pasid() needs ACS RR+UF on the path (201007ef707a, v6.2); VT-d blocking domain, PASID at probe, ATS enabled at attach in both modes, cache tags removed before ATS is disabled (6.12 stable). SMMUv3 as before August 2025, when 6.12.y took the nr_ats_masters fix 685ca577b408 as 77e06acd8f66 (`--set smmu-nr-ats-masters-fix=on` gives the later 6.12.y)',
     adds: [
       'pci-prepare-ats',
       'pasid-acs-path',

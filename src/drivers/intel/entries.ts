@@ -58,7 +58,12 @@ export function context_clear(tx: Tx, f: number): void {
   flush_entry_caches(tx, f, 0, d, 'QI_CC');
 }
 
-/** intel_pasid_setup_*(): the PASID entry for `pasid` translates through d, or passes through. */
+/**
+ * intel_pasid_setup_*() / intel_pasid_replace_*(): the PASID entry for `pasid` translates through
+ * d, or passes through. Replacing a present entry then flushes what the old one cached
+ * (pasid.c intel_pasid_flush_present(): PASID cache and PASID-IOTLB for the old domain, and the
+ * device-TLB for the PASID while ATS is on), as tearing it down does.
+ */
 export function pasid_entry_set(tx: Tx, f: number, pasid: number, mode: number, d: number): void {
   const m = getInfo(tx, f);
   const dom = mode === ENTRY_PASS_THROUGH ? -1 : d;
@@ -66,6 +71,7 @@ export function pasid_entry_set(tx: Tx, f: number, pasid: number, mode: number, 
   if (cur !== null && cur.mode === mode && cur.domain === dom) return;
   mutInfo(tx, f).pasids = tuplePut(m.pasids, 3, 1, [pasid, mode, dom]);
   emitEntry(tx, f, 'pasid', mode, m.sm_dte, pasid);
+  if (cur !== null) flush_entry_caches(tx, f, pasid, cur.domain, 'QI_PC');
 }
 
 /**

@@ -10,6 +10,9 @@ import type { KernelEvent } from '../../../src/kernel/events.js';
 import { EINVAL, ENOSPC } from '../../../src/kernel/errno.js';
 import { INVARIANTS } from '../../../src/invariants/catalogue.js';
 import { checkInvariants } from '../../../src/invariants/invariant.js';
+import { IOMMU_DOMAIN_UNMANAGED } from '../../../src/iommu/domain-type.js';
+import { iommu_replace_device_pasid } from '../../../src/iommu/pasid.js';
+import type { Tx } from '../../../src/model/tx.js';
 import { Run, fOf, testWorld } from '../iommu/fake-ops.js';
 import { BEHIND_PCI, BLK, NIC, PORT_NIC, UNALIGNED, x86Machine } from './machine.js';
 
@@ -392,6 +395,32 @@ describe('PASID', () => {
     // Legacy mode has no PASIDs: no SSID bits, so the core finds no PASID to allocate.
     expect(legacy.r.op({ op: 'pasid-attach', f: legacy.nic, pasid: 0, domain: 'dma' })).toBe(-ENOSPC);
     expect(info(legacy.r, legacy.nic).pasids).toEqual([]);
+  });
+
+  it("replacing a PASID's domain flushes what the old domain cached (intel_pasid_flush_present)", () => {
+    const { r, nic } = booted('v7.3', 'scalable');
+    r.op({ op: 'bind', f: nic, kind: 'dma' });
+    expect(r.op({ op: 'pasid-attach', f: nic, pasid: 0, domain: 'dma' })).toBe(0);
+    const pasid = r.state.groups[r.world.groupOf[nic]!]!.pasids[0]!;
+    expect(r.op({ op: 'dma-map', f: nic, pasid })).toBe(0);
+    r.op({ op: 'atc-fill', f: nic, iova: 0, pasid });
+    const cachedFor = (): number => {
+      const atc = r.state.devs[nic]!.atc;
+      let n = 0;
+      for (let i = 0; i < atc.length; i += 3) if (atc[i] === pasid) n++;
+      return n;
+    };
+    expect(ats(r, nic)).toBe(true);
+    expect(cachedFor()).toBe(1);
+    const events = r.edit((tx: Tx) => {
+      const d = tx.allocDomain(IOMMU_DOMAIN_UNMANAGED, 1);
+      expect(iommu_replace_device_pasid(tx, d, nic, pasid)).toBe(0);
+    });
+    const cmds = events.flatMap((e) =>
+      e.kind === 'iommu-cmd' ? [`${e.cmd}${'pasid' in e && e.pasid !== undefined ? `:${e.pasid}` : ''}`] : [],
+    );
+    expect(cmds).toEqual([`QI_PC:${pasid}`, 'QI_PIOTLB', `QI_DEV_EIOTLB:${pasid}`, 'QI_IWD']);
+    expect(cachedFor()).toBe(0);
   });
 
   it('v6.1 enables PASID with ATS at attach; v6.12 at probe', () => {

@@ -87,19 +87,28 @@ export function intel_iommu_probe_finalize(tx: Tx, f: number): void {
 /**
  * intel_iommu_release_device(): ATS off (if still on), PASID off, the scalable-mode context torn
  * down, the info freed. In v6.1 (no release domain) dmar_remove_one_dev_info() also clears the
- * entries and leaves the domain here.
+ * entries and leaves the domain here; in scalable mode it tears the PASID entries down first, so
+ * their device-TLB flush goes out while ATS is still on, and only then turns ATS and PASID off
+ * (iommu_disable_dev_iotlb()). In legacy mode it turns ATS off before it clears the context entry.
  */
 export function intel_iommu_release_device(tx: Tx, f: number): void {
   const m = getInfo(tx, f);
   if (!m.probed) return;
+  const sm = sm_supported(tx);
+  const entriesFirst = sm && !tx.kernel.switches['vtd-blocking-domain'];
+  if (entriesFirst) clearPasidEntries(tx, f);
   iommu_disable_pci_ats(tx, f);
   intel_disable_pasid(tx, f);
-  if (sm_supported(tx)) {
-    const p = getInfo(tx, f).pasids;
-    for (let i = 0; i < p.length; i += 3) pasid_entry_clear(tx, f, p[i]!);
-  } else context_clear(tx, f);
+  if (!sm) context_clear(tx, f);
+  else if (!entriesFirst) clearPasidEntries(tx, f);
   if (m.domain >= 0) domainDelDev(tx, m.domain, f, 0);
   freeInfo(tx, f);
+}
+
+/** intel_pasid_tear_down_entry() for every PASID entry of f. */
+function clearPasidEntries(tx: Tx, f: number): void {
+  const p = getInfo(tx, f).pasids;
+  for (let i = 0; i < p.length; i += 3) pasid_entry_clear(tx, f, p[i]!);
 }
 
 /** device_def_domain_type(): no preference (the model's VT-d has ECAP.PT; the Azalia quirk is not modelled). */

@@ -445,4 +445,27 @@ describe('release', () => {
     });
     expect(r.warns()).toEqual([]);
   });
+
+  it('v6.1 scalable mode flushes the device-TLB of the torn-down entry before it turns ATS off', () => {
+    const order = (preset: PresetId): string[] => {
+      const { r, nic } = booted(preset, 'scalable');
+      expect(ats(r, nic)).toBe(true);
+      r.op({ op: 'hot-unplug', f: nic });
+      const bdf = r.world.infos[nic]!.bdf;
+      return r.events.flatMap((e) =>
+        e.kind === 'iommu-cmd' && e.cmd.startsWith('QI_DEV')
+          ? [e.cmd]
+          : e.kind === 'config-write' && e.bdf === bdf && e.register === 'PCI_ATS_CTRL'
+            ? ['ATS off']
+            : [],
+      );
+    };
+    // dmar_remove_one_dev_info(): intel_pasid_tear_down_entry(), then iommu_disable_dev_iotlb().
+    expect(order('v6.1')).toEqual(['QI_DEV_IOTLB', 'ATS off']);
+    // Later kernels attach the blocking domain first. v6.12's removes the cache tags and turns ATS
+    // off before the teardown, so nothing is flushed at the device; from v7.0 scalable mode keeps
+    // ATS on through the teardown, and release turns it off.
+    expect(order('v6.12')).toEqual(['ATS off']);
+    expect(order('v7.3')).toEqual(['QI_DEV_IOTLB', 'ATS off']);
+  });
 });

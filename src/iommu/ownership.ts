@@ -288,8 +288,9 @@ export function vfio_release(tx: Tx, f: number): number {
     const grp = tx.group(g);
     if (grp.ownerCnt <= 1) {
       const userDom = grp.domain;
-      if (userDom >= 0 && userDom !== grp.blockingDomain && userDom !== grp.defaultDomain)
-        iommu_detach_group(tx, g);
+      // Whatever the owner attached is detached, the identity default domain it reused included:
+      // the group passes through the blocking domain before ownership returns it to the default.
+      if (userDom >= 0 && userDom !== grp.blockingDomain) iommu_detach_group(tx, g);
       iommu_device_release_dma_owner(tx, f);
       destroyOwnerDomain(tx, userDom);
       iommuEvent(

@@ -108,6 +108,30 @@ describe('user-space ownership (VFIO)', () => {
     expect(r.warns()).toEqual([]);
   });
 
+  it('release detaches an identity default domain the owner reused: the group passes through the blocking domain', () => {
+    const r = booted();
+    const f = fOf(r.world, NIC0);
+    const g = r.world.groupOf[f]!;
+    expect(r.op({ op: 'set-group-type', f, type: 'identity' })).toBe(0);
+    expect(r.op({ op: 'vfio-claim', f })).toBe(0);
+    expect(r.op({ op: 'attach', f, domain: 'identity' })).toBe(0);
+    const { defaultDomain: def, blockingDomain: blk } = r.state.groups[g]!;
+    expect(r.state.groups[g]!.domain).toBe(def);
+    expect(r.op({ op: 'vfio-release', f })).toBe(0);
+    // iommu_detach_group() (the owner is still set: to the blocking domain), then
+    // __iommu_release_dma_ownership() back to the default domain.
+    const moves = r.events.flatMap((e) =>
+      e.kind === 'iommu' && e.fn === '__iommu_group_set_domain_internal' ? [e.detail] : [],
+    );
+    expect(moves).toEqual([
+      `group ${g}: IDENTITY(d${def}) -> BLOCKED(d${blk})`,
+      `group ${g}: BLOCKED(d${blk}) -> IDENTITY(d${def})`,
+    ]);
+    expect(r.state.groups[g]!).toMatchObject({ owner: 0, ownerCnt: 0, domain: def });
+    expect(r.state.domains[def]).not.toBeNull();
+    expect(r.warns()).toEqual([]);
+  });
+
   it('-EPERM when a kernel driver uses the group, -EBUSY when PASIDs are attached, -EBUSY when a driver is bound', () => {
     const r = booted({ groups: [[NIC0, NIC1]] });
     const f0 = fOf(r.world, NIC0);

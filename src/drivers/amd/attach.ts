@@ -94,10 +94,15 @@ function attach_device(tx: Tx, d: number, f: number): void {
   amdDomainSetDev(tx, d, f, true);
 }
 
-/** amd_iommu_attach_device() / blocked_domain_attach_device(): always 0. */
+/**
+ * amd_iommu_attach_device() / blocked_domain_attach_device(): always 0. The domain the function
+ * already has is not attached again (amd_iommu_attach_device(): same domain, return 0).
+ */
 export function amd_attach_dev(tx: Tx, d: number, f: number): number {
-  if (!getDevData(tx, f).probed) return 0;
+  const m = getDevData(tx, f);
+  if (!m.probed) return 0;
   const type = tx.domain(d).type;
+  if (type !== IOMMU_DOMAIN_BLOCKED && m.domain === d) return 0;
   detach_device(tx, f);
   if (type === IOMMU_DOMAIN_BLOCKED) return 0;
   if (type !== IOMMU_DOMAIN_IDENTITY && !isPagingDomain(type)) return 0;

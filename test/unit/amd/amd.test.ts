@@ -56,6 +56,19 @@ describe('attach', () => {
     expect(data(r, f)).toMatchObject({ ats_enabled: true, ats_qdep: 8, dte_iotlb: true });
   });
 
+  it('attaching the domain a function already has does nothing (amd_iommu_attach_device)', () => {
+    const r = amdRun();
+    r.op({ op: 'boot' });
+    const f = fOf(r.world, BLK);
+    const d = data(r, f).domain;
+    expect(d).toBeGreaterThanOrEqual(0);
+    const events = r.edit((tx) => {
+      expect(amdIommuOps.attach_dev(tx, d, f)).toBe(0);
+    });
+    expect(events).toEqual([]);
+    expect(data(r, f)).toMatchObject({ domain: d, ats_enabled: true, dte_iotlb: true });
+  });
+
   it('needs no Page Aligned Request', () => {
     const r = amdRun();
     r.op({ op: 'boot' });

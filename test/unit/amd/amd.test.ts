@@ -63,7 +63,7 @@ describe('attach', () => {
     const d = data(r, f).domain;
     expect(d).toBeGreaterThanOrEqual(0);
     const events = r.edit((tx) => {
-      expect(amdIommuOps.attach_dev(tx, d, f)).toBe(0);
+      expect(amdIommuOps.attach_dev(tx, d, f, d)).toBe(0);
     });
     expect(events).toEqual([]);
     expect(data(r, f)).toMatchObject({ domain: d, ats_enabled: true, dte_iotlb: true });

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { loadScenarioFile } from '../src/node/load-scenario.js';
 import { exploreScenarioOnWorkers } from '../src/node/scenario-model.js';
 import { exploreScenario } from '../src/scenario/explore.js';
-import { MACHINE_CORES, withCpuTime } from './cpu-time.js';
+import { type CpuTime, MACHINE_CORES, withCpuTime } from './cpu-time.js';
 import { repoRoot } from './repo-root.js';
 
 const SCENARIO = 'bench/explore-kernel.yaml';
@@ -29,9 +29,22 @@ function twoWorkerBound(cores: number): number {
   return +(Math.min(2, MACHINE_CORES) / Math.max(1, cores)).toFixed(2);
 }
 
+/** One breadth-first search of a scenario on this thread, measured; it must explore to a verdict of holds. */
+async function onOneCore(
+  root: string,
+  scenario: string,
+): Promise<{ r: ReturnType<typeof exploreScenario>; cpu: CpuTime }> {
+  const path = join(root, scenario);
+  const { value: r, cpu } = await withCpuTime(() =>
+    exploreScenario(loadScenarioFile(path, scenario), { strategy: 'bfs', preset: 'v7.3' }),
+  );
+  if (r.result.stopReason !== 'exhausted' || !r.met)
+    throw new Error(`kernel-explore bench: ${scenario} did not explore to a verdict of holds`);
+  return { r, cpu };
+}
+
 export async function kernelExploreBench(log: (s: string) => void): Promise<unknown> {
   const root = repoRoot(import.meta.dirname);
-  const file = join(root, SCENARIO);
   const runs: {
     states: number;
     transitions: number;
@@ -42,11 +55,7 @@ export async function kernelExploreBench(log: (s: string) => void): Promise<unkn
     gcPauseMs: number;
   }[] = [];
   for (let i = 0; i < 2; i++) {
-    const { value: r, cpu } = await withCpuTime(() =>
-      exploreScenario(loadScenarioFile(file, SCENARIO), { strategy: 'bfs', preset: 'v7.3' }),
-    );
-    if (r.result.stopReason !== 'exhausted' || !r.met)
-      throw new Error(`kernel-explore bench: ${SCENARIO} did not explore to a verdict of holds`);
+    const { r, cpu } = await onOneCore(root, SCENARIO);
     runs.push({
       states: r.result.states,
       transitions: r.result.transitions,
@@ -128,12 +137,7 @@ export async function kernelExploreBench(log: (s: string) => void): Promise<unkn
   );
 
   // Scaling on a run long enough that the workers' start-up and compilation do not decide it.
-  const largePath = join(root, LARGE);
-  const { value: lr, cpu: lcpu } = await withCpuTime(() =>
-    exploreScenario(loadScenarioFile(largePath, LARGE), { strategy: 'bfs', preset: 'v7.3' }),
-  );
-  if (lr.result.stopReason !== 'exhausted' || !lr.met)
-    throw new Error(`kernel-explore bench: ${LARGE} did not explore to a verdict of holds`);
+  const { r: lr, cpu: lcpu } = await onOneCore(root, LARGE);
   const large = {
     scenario: LARGE,
     states: lr.result.states,

@@ -4,6 +4,7 @@
  */
 import type { KernelEvent } from '../kernel/events.js';
 import { pci_ats_required, pci_ats_supported } from '../pci/ats.js';
+import { pasidPathCarries } from '../pci/pasid.js';
 import type { Tx } from '../model/tx.js';
 import { perDomains, perFunction } from './incremental.js';
 import type { Finding, Invariant, InvariantContext } from './invariant.js';
@@ -274,9 +275,8 @@ const pasidBeforeAtsState = perFunction(PASID_BEFORE_ATS, ({ world, view }, f) =
   if (!managed(view, f)) return null;
   if (!d.atsEnabled) return d.priEnabled ? push(null, 'PRI is enabled but ATS is off', info.bdf) : null;
   if (info.isVirtfn || d.pasidCap === 0 || d.pasidEnabled || world.iommu.features.ssidBits === 0) return null;
-  // Only where pci_enable_pasid() would have succeeded (src/pci/pasid.ts).
-  if (world.kernel.switches['pasid-acs-path'] && !info.acsPathRrUf) return null;
-  if (!(info.eeTlpPrefix || info.pasidNoTlp)) return null;
+  // Only where pci_enable_pasid()'s path checks pass.
+  if (!pasidPathCarries(view, f)) return null;
   return push(null, 'ATS is enabled on a PASID-capable function whose PASID is not enabled', info.bdf);
 });
 

@@ -133,18 +133,18 @@ export class Tx implements PciCtx {
   // The collections as this transaction sees them: the base's arrays until the first write to
   // one, then this transaction's copy (bit c of `owned`). The records written are listed in
   // `changes` (a transaction writes few, so a short list beats a per-collection bitmap).
-  private pciArr: readonly PciDev[];
-  private devArr: readonly DeviceState[];
-  private gdevArr: readonly GroupDev[];
-  private groupArr: readonly Group[];
-  private domainArr: readonly (Domain | null)[];
-  private masterArr: readonly DriverRecord[];
-  private threadArr: readonly ThreadState[];
+  private pciArr!: readonly PciDev[];
+  private devArr!: readonly DeviceState[];
+  private gdevArr!: readonly GroupDev[];
+  private groupArr!: readonly Group[];
+  private domainArr!: readonly (Domain | null)[];
+  private masterArr!: readonly DriverRecord[];
+  private threadArr!: readonly ThreadState[];
   private owned = 0;
-  private drvRec: DriverRecord;
-  private pasids: readonly number[];
-  private memRec: MemoryState;
-  private faultList: readonly ArmedFault[];
+  private drvRec!: DriverRecord;
+  private pasids!: readonly number[];
+  private memRec!: MemoryState;
+  private faultList!: readonly ArmedFault[];
   private singlesChanged = 0;
   private domainsReshaped = false;
   /** Pages written through setPage() (null: none, or the whole pool was replaced by setMem()). */
@@ -155,17 +155,22 @@ export class Tx implements PciCtx {
     readonly world: World,
     readonly base: SystemState,
   ) {
-    this.pciArr = base.pci;
-    this.devArr = base.devs;
-    this.gdevArr = base.gdevs;
-    this.groupArr = base.groups;
-    this.domainArr = base.domains;
-    this.masterArr = base.masters;
-    this.threadArr = base.threads;
-    this.drvRec = base.drv;
-    this.pasids = base.globalPasids;
-    this.memRec = base.mem;
-    this.faultList = base.faults;
+    this.readFrom(base);
+  }
+
+  /** Sees every collection and single record of `state` as it is (nothing owned yet). */
+  private readFrom(state: SystemState): void {
+    this.pciArr = state.pci;
+    this.devArr = state.devs;
+    this.gdevArr = state.gdevs;
+    this.groupArr = state.groups;
+    this.domainArr = state.domains;
+    this.masterArr = state.masters;
+    this.threadArr = state.threads;
+    this.drvRec = state.drv;
+    this.pasids = state.globalPasids;
+    this.memRec = state.mem;
+    this.faultList = state.faults;
   }
 
   /**
@@ -182,17 +187,7 @@ export class Tx implements PciCtx {
     )
       throw new Error('model bug: a read-only view of the state was written through');
     (this as { base: SystemState }).base = state;
-    this.pciArr = state.pci;
-    this.devArr = state.devs;
-    this.gdevArr = state.gdevs;
-    this.groupArr = state.groups;
-    this.domainArr = state.domains;
-    this.masterArr = state.masters;
-    this.threadArr = state.threads;
-    this.drvRec = state.drv;
-    this.pasids = state.globalPasids;
-    this.memRec = state.mem;
-    this.faultList = state.faults;
+    this.readFrom(state);
     return this;
   }
 

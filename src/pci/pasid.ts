@@ -22,6 +22,17 @@ function writePasidCtrl(ctx: PciCtx, i: number, value: number): void {
   emitConfigWrite(ctx, ctx.info(i).bdf, d.pasidCap + PCI_PASID_CTRL, 2, value, 'PCI_PASID_CTRL');
 }
 
+/**
+ * The path checks of pci_enable_pasid() for PF i: the path carries End-End TLP Prefixes (or the
+ * function uses PASID without them), and, with switch `pasid-acs-path` (201007ef707a, v6.2), ACS
+ * Request Redirect and Upstream Forwarding are enabled on the whole path to the root.
+ */
+export function pasidPathCarries(ctx: PciCtx, i: number): boolean {
+  const info = ctx.info(i);
+  if (!info.eeTlpPrefix && !info.pasidNoTlp) return false;
+  return !ctx.kernel.switches['pasid-acs-path'] || info.acsPathRrUf;
+}
+
 /** ats.c pci_pasid_init(): caches the PASID capability offset. */
 export function pci_pasid_init(ctx: PciCtx, i: number): void {
   const pos = ctx.info(i).pasidCapOffset;
@@ -44,11 +55,8 @@ export function pci_enable_pasid(ctx: PciCtx, i: number, features: number): numb
   const d = ctx.dev(i);
   if (WARN_ON(ctx, d.pasidEnabled, fn, info.bdf, 'PASID already enabled'))
     return traceReturn(ctx, fn, info.bdf, -EBUSY);
-  if (!info.eeTlpPrefix && !info.pasidNoTlp) return traceReturn(ctx, fn, info.bdf, -EINVAL);
-  if (d.pasidCap === 0) return traceReturn(ctx, fn, info.bdf, -EINVAL);
-  // The ACS check came with 201007ef707a (v6.2): before it, a path without ACS RR+UF did not stop PASID.
-  if (ctx.kernel.switches['pasid-acs-path'] && !info.acsPathRrUf)
-    return traceReturn(ctx, fn, info.bdf, -EINVAL);
+  // The prefix, capability and ACS checks all answer -EINVAL with nothing written.
+  if (!pasidPathCarries(ctx, i) || d.pasidCap === 0) return traceReturn(ctx, fn, info.bdf, -EINVAL);
   const supported = info.pasidCapReg & (PCI_PASID_CAP_EXEC | PCI_PASID_CAP_PRIV);
   if ((supported & features) !== features) return traceReturn(ctx, fn, info.bdf, -EINVAL);
   ctx.mut(i).pasidFeatures = features;
